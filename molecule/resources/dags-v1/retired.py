@@ -1,0 +1,8 @@
+"""A DAG that the fixture's second commit deletes."""
+from datetime import datetime
+
+from airflow import DAG
+from airflow.operators.empty import EmptyOperator
+
+with DAG(dag_id="retired", start_date=datetime(2019, 12, 1), schedule=None, catchup=False) as dag:
+    EmptyOperator(task_id="noop")

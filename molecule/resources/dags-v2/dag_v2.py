@@ -1,0 +1,8 @@
+"""A DAG that the fixture's second commit adds."""
+from datetime import datetime
+
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG(dag_id="dag_v2", start_date=datetime(2019, 12, 1), schedule=None, catchup=False) as dag:
+    BashOperator(task_id="hello", bash_command="echo hello")
