@@ -38,9 +38,10 @@ lint: venv ## yamllint, ansible-lint (production profile) and syntax checks
 	$(MAKE) syntax
 
 syntax: venv
-	ansible-playbook -i inventory/local.yml --syntax-check playbooks/site.yml playbooks/local.yml
+	ansible-playbook -i inventory/local.yml --syntax-check \
+	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml
 
-pytest: venv ## Bad-input checks of the playbooks
+pytest: venv image ## Input checks, AWS against a local API, deploy over SSH
 	pytest -q tests
 
 molecule: venv image ## Full molecule test of every scenario

@@ -2,18 +2,36 @@
 # Build a systemd-capable Debian image for the molecule tests and the local
 # demo host, from debootstrap (no registry pull). Reuses an existing image.
 #
-#   images/build.sh [SUITE]      SUITE: bullseye (default) or bookworm
+#   images/build.sh [SUITE [FLAVOR]]
+#     SUITE:  bullseye (default) or bookworm
+#     FLAVOR: systemd (default), or ssh: sshd and a "ubuntu" user with
+#             passwordless sudo on top, like an Ubuntu cloud image
 #
 # Prints the image name on stdout. Set FORCE=1 to rebuild.
 set -euo pipefail
 
 suite=${1:-bullseye}
+flavor=${2:-systemd}
+here=$(cd "$(dirname "$0")" && pwd)
 case "$suite" in
   bullseye) tag=debian11 ;;
   bookworm) tag=debian12 ;;
   *) echo "images/build.sh: unknown suite '$suite' (bullseye, bookworm)" >&2; exit 2 ;;
 esac
 image="airflow-ansible/${tag}-systemd:latest"
+
+if [ "$flavor" = ssh ]; then
+  ssh_image="airflow-ansible/${tag}-ssh:latest"
+  if [ "${FORCE:-0}" = 1 ] || ! docker image inspect "$ssh_image" >/dev/null 2>&1; then
+    base=$("$0" "$suite")
+    docker build --quiet --build-arg "BASE=$base" -t "$ssh_image" -f "$here/ssh.Dockerfile" "$here" >&2
+  fi
+  echo "$ssh_image"
+  exit 0
+elif [ "$flavor" != systemd ]; then
+  echo "images/build.sh: unknown flavor '$flavor' (systemd, ssh)" >&2
+  exit 2
+fi
 
 if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
   echo "$image"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure this machine can run the test and demo containers: a running
-# Docker engine, debootstrap and git. Installs what is missing with apt
+# Docker engine, debootstrap, git and an SSH client. Installs what is missing with apt
 # (needs root) and starts the engine if it is not running. Idempotent.
 set -euo pipefail
 
@@ -8,6 +8,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v git >/dev/null || missing+=(git)
+command -v ssh >/dev/null || missing+=(openssh-client)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
