@@ -1,0 +1,1 @@
+../../../examples/dags/dag_v1.py

@@ -1,0 +1,1 @@
+../dags-v2/dag_v2.py
