@@ -43,6 +43,7 @@ def instance_container(ssh_key, tmp_path):
            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
            "--volume", f"{public_key}:/home/ubuntu/.ssh/authorized_keys:ro",
            "--volume", f"{repo}:/srv/dags-fixture:ro",
+           "--volume", f"{ROOT / 'examples/constraints-2.5.1-3.9.txt'}:/srv/constraints.txt:ro",
            image, "/lib/systemd/systemd")
     address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", CONTAINER).stdout.strip()
     yield address
@@ -59,7 +60,8 @@ def test_deploy_over_ssh(moto_url, aws_env, ec2, ssh_key, instance_container, tm
         ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         airflow_credentials_dir=str(tmp_path / "credentials") + "/{{ inventory_hostname }}",
         airflow_dags_repo="file:///srv/dags-fixture",
-        airflow_constraints_file=str(ROOT / "examples/constraints-2.5.1-3.9.txt"),
+        # The URL path of the airflow role (the molecule scenario takes the file path).
+        airflow_constraints_url="file:///srv/constraints.txt",
         base_ca_certificates=["/etc/ssl/certs/ca-certificates.crt"],
     )
     env = {**aws_env, "AWS_URL": moto_url}
