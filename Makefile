@@ -24,13 +24,13 @@ $(VENV)/.installed: requirements.txt
 image: host ## Build the Debian systemd image (SUITE=bullseye|bookworm)
 	images/build.sh $(SUITE)
 
-up: venv image ## Bring up Airflow on a local container host and print the login
+up: host venv image ## Bring up Airflow on a local container host and print the login
 	ansible-playbook -i inventory/local.yml playbooks/local.yml
 
 down: host ## Remove the local container host
 	docker rm -f airflow-local
 
-test: lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
+test: host lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
 
 lint: venv ## yamllint, ansible-lint (production profile) and syntax checks
 	yamllint --strict .

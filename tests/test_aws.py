@@ -132,3 +132,18 @@ def test_world_open_with_explicit_flag(moto_url, aws_env, ec2, tmp_path):
     assert {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]} == {"0.0.0.0/0"}
     down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=aws_env)
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_key_paths_may_start_with_a_tilde(moto_url, aws_env, ec2, ssh_key, tmp_path):
+    private_key, public_key = ssh_key
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh/id_ed25519.pub").write_text(public_key.read_text())
+    (tmp_path / ".ssh/id_ed25519").write_text(private_key.read_text())
+    env = {**aws_env, "HOME": str(tmp_path)}
+    extra = provision_vars(moto_url, "tilde", aws_public_key_file="~/.ssh/id_ed25519.pub")
+    result = run_playbook("provision.yml", LOCALHOST, extra, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ssh -i {tmp_path}/.ssh/id_ed25519 ubuntu@" in result.stdout
+    assert ec2.describe_key_pairs(KeyNames=["airflow-tilde"])["KeyPairs"]
+    down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
