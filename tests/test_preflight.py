@@ -52,9 +52,11 @@ BAD_INPUTS = [
     ({"airflow_executor": "CeleryExecutorr"}, "airflow_executor"),
     ({"airflow_constraints_file": "/nonexistent/constraints.txt"}, "airflow_constraints_file: no such file on the controller"),
     ({"base_ca_certificates": ["/nonexistent/ca.pem"]}, "base_ca_certificates: no such file on the controller: /nonexistent/ca.pem"),
-    ({"postgresql_db_password": "short"}, "postgresql_db_password must be at least 12 characters"),
+    ({"airflow_db_password": "short"}, "postgresql_db_password (airflow_db_password in site.yml) must be at least 12 characters"),
     ({"airflow_dags_repo_subdir": "../elsewhere"}, "airflow_dags_repo_subdir must be a relative"),
     ({"airflow_service_health_timeout": "soon"}, "airflow_service_health_timeout"),
+    ({"airflow_webserver_port": "abc"}, "airflow role: argument 'airflow_webserver_port' is of type str"),
+    ({"base_apt_cache_valid_time": "hourly"}, "base role: argument 'base_apt_cache_valid_time' is of type str"),
 ]
 
 
@@ -64,7 +66,32 @@ def test_bad_input_fails_before_any_change(extra_vars, message):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert message in one_line(output), output
+    # One readable message, not the whole argument specification.
+    assert "argument_spec_data" not in output
     counts = recap(result.stdout, "preflight")
     assert counts["failed"] == 1 and counts["changed"] == 0, counts
     # The failure is in the first play: no task of the configuring play ran.
     assert "PLAY [Configure Airflow" not in result.stdout or "TASK [base :" not in result.stdout.split("PLAY [Configure Airflow")[1]
+
+
+def test_an_empty_airflow_group_fails_saying_so(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    airflow:\n      hosts: {}\n")
+    result = run_playbook("site.yml", inventory, {}, "--check", timeout=300)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert f"The group airflow has no hosts in the inventory given ({inventory})" in one_line(result.stdout), result.stdout
+    assert "PLAY [Configure Airflow" not in result.stdout
+
+
+def test_an_inventory_outside_the_project_gets_the_defaults(tmp_path):
+    """No group_vars beside it: the roles' own defaults generate the passwords beside the inventory."""
+    inventory = tmp_path / "elsewhere/hosts.yml"
+    inventory.parent.mkdir()
+    inventory.write_text("airflow:\n  hosts:\n    preflight:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n")
+    result = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check", "--tags", "preflight",
+                          timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    credentials = tmp_path / "elsewhere/credentials/preflight"
+    assert len((credentials / "airflow_db_password").read_text().strip()) == 32
+    assert len((credentials / "airflow_admin_password").read_text().strip()) == 20
