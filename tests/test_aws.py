@@ -65,7 +65,7 @@ def test_provision_inventory_teardown(moto_url, aws_env, ec2, ssh_key):
 
     graph = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(ROOT / "inventory/aws_ec2.yml"), "--graph"],
                            capture_output=True, text=True, cwd=ROOT,
-                           env=dict(os.environ, **aws_env, AWS_URL=moto_url, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")))
+                           env=dict(os.environ, **aws_env, AWS_ENDPOINT_URL=moto_url, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")))
     assert graph.returncode == 0, graph.stderr
     airflow_group = graph.stdout.split("@airflow:")[1].split("@")[0]
     assert instance["PublicDnsName"] in airflow_group, graph.stdout
@@ -81,9 +81,11 @@ def test_provision_inventory_teardown(moto_url, aws_env, ec2, ssh_key):
 
 def test_created_key_pair_is_saved_private(moto_url, aws_env, ec2, tmp_path):
     key_file = tmp_path / "airflow-created.pem"
-    extra = provision_vars(moto_url, "created", aws_private_key_file=str(key_file))
+    extra = provision_vars(moto_url, "created", aws_private_key_file=str(key_file), aws_admin_cidr="198.51.100.23/32")
     result = run_playbook("provision.yml", LOCALHOST, extra, env=aws_env)
     assert result.returncode == 0, result.stdout + result.stderr
+    [group] = security_groups(ec2, "airflow-created")
+    assert {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]} == {"198.51.100.23/32"}
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key_file.read_text().startswith("-----BEGIN")
     assert "BEGIN" not in result.stdout  # the key never shows in the output
@@ -100,6 +102,7 @@ BAD_INPUTS = [
     ({"aws_admin_cidr": ""}, {}, "aws_admin_cidr must be the IPv4 network in CIDR form"),
     ({"aws_admin_cidr": "300.1.2.3/24"}, {}, "aws_admin_cidr must be the IPv4 network in CIDR form"),
     ({"aws_admin_cidr": "203.0.113.7"}, {}, "aws_admin_cidr must be the IPv4 network in CIDR form"),
+    ({"aws_admin_cidr": "203.0.113.7/24"}, {}, "aws_admin_cidr must be the IPv4 network in CIDR form"),
     ({"aws_admin_cidr": "0.0.0.0/0"}, {}, "set aws_allow_world to true"),
     ({"aws_region": ""}, {"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, "aws_region is required"),
     ({"aws_instance_type": "t3.micro"}, {}, "aws_instance_type t3.micro has less than 2 GiB"),
