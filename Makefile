@@ -1,11 +1,13 @@
 # Run `make help` for the targets.
 VENV   ?= .venv
 SUITE  ?= bullseye
+# Port on 127.0.0.1 that reaches the local host's web UI (make up PORT=8081).
+PORT   ?= 8080
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help host venv image up down test lint syntax molecule pytest
+.PHONY: help host venv image up down clean test lint syntax molecule pytest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,32 +18,43 @@ host: ## Install and start what the containers need (Docker engine, debootstrap)
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned tools
 
 $(VENV)/.installed: requirements.txt
+	@echo "Installing the pinned tools into $(VENV) (2 to 3 minutes the first time)"
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install --progress-bar on -r requirements.txt
 	touch $@
 
 image: host ## Build the Debian systemd image (SUITE=bullseye|bookworm)
 	images/build.sh $(SUITE)
 
-up: host venv image ## Bring up Airflow on a local container host and print the login
-	ansible-playbook -i inventory/local.yml playbooks/local.yml
+up: host venv image ## Bring up Airflow on a local container host and print the login (PORT=8080)
+	ansible-playbook -i inventory/local.yml playbooks/local.yml -e local_airflow_port=$(PORT)
 
-down: host ## Remove the local container host
-	docker rm -f airflow-local
+down: ## Remove the local container host
+	@if command -v docker >/dev/null && docker container inspect airflow-local >/dev/null 2>&1; then \
+	  docker rm --force airflow-local >/dev/null && echo "Removed the container airflow-local."; \
+	else \
+	  echo "No container airflow-local: nothing to remove."; \
+	fi
+
+clean: down ## Remove the local host, .cache/ and the virtualenv; keep inventory/credentials/
+	rm -rf .cache $(VENV)
+	@echo "Kept inventory/credentials/: the generated passwords (and an EC2 key pair's private key)"
+	@echo "that your hosts still use. Delete it yourself once no host needs them."
 
 test: host lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
 
-lint: venv ## yamllint, ansible-lint (production profile) and syntax checks
+lint: venv ## yamllint, ansible-lint (production profile), actionlint and syntax checks
 	yamllint --strict .
 	ansible-lint
+	actionlint
 	$(MAKE) syntax
 
 syntax: venv
 	ansible-playbook -i inventory/local.yml --syntax-check \
 	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml
 
-pytest: venv image ## Input checks, AWS against a local API, deploy over SSH
+pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
 	pytest -q tests
 
 molecule: venv image ## Full molecule test of every scenario
