@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help host venv image up down clean test lint syntax molecule pytest
+.PHONY: help host venv image images up down clean test lint syntax molecule pytest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ $(VENV)/.installed: requirements.txt
 
 image: host ## Build the Debian systemd image (SUITE=bullseye|bookworm)
 	images/build.sh $(SUITE)
+
+images: host ## Build the Debian 11 and 12 images the tests use
+	images/build.sh bullseye
+	images/build.sh bookworm
 
 up: host venv image ## Bring up Airflow on a local container host and print the login (PORT=8080)
 	ansible-playbook -i inventory/local.yml playbooks/local.yml -e local_airflow_port=$(PORT)
@@ -57,5 +61,5 @@ syntax: venv
 pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
 	pytest -q tests
 
-molecule: venv image ## Full molecule test of every scenario
+molecule: venv images ## Full molecule test of every scenario
 	molecule test --all

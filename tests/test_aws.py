@@ -106,6 +106,7 @@ BAD_INPUTS = [
     ({"aws_admin_cidr": "0.0.0.0/0"}, {}, "set aws_allow_world to true"),
     ({"aws_region": ""}, {"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, "aws_region is required"),
     ({"aws_instance_type": "t3.micro"}, {}, "aws_instance_type t3.micro has less than 2 GiB"),
+    ({"aws_ubuntu_release": "bionic"}, {}, "aws role: value of aws_ubuntu_release must be one of: focal, jammy, noble"),
     ({}, NO_CREDENTIALS, "No usable AWS credentials for region us-east-1"),
 ]
 
@@ -149,4 +150,18 @@ def test_key_paths_may_start_with_a_tilde(moto_url, aws_env, ec2, ssh_key, tmp_p
     assert f"ssh -i {tmp_path}/.ssh/id_ed25519 ubuntu@" in result.stdout
     assert ec2.describe_key_pairs(KeyNames=["airflow-tilde"])["KeyPairs"]
     down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+# The newest Canonical server AMI of each release in tests/fixtures/amis.json;
+# newer decoys: other owners, arm64, minimal images, another release.
+@pytest.mark.parametrize("release, newest", [("jammy", "ami-00000000000003002"), ("noble", "ami-00000000000004001")])
+def test_ubuntu_release_selects_the_ami(moto_url, aws_env, ec2, tmp_path, release, newest):
+    extra = provision_vars(moto_url, release, aws_ubuntu_release=release,
+                           aws_private_key_file=str(tmp_path / f"{release}.pem"))
+    result = run_playbook("provision.yml", LOCALHOST, extra, env=aws_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [instance] = instances(ec2, release)
+    assert instance["ImageId"] == newest
+    down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=aws_env)
     assert down.returncode == 0, down.stdout + down.stderr

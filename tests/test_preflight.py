@@ -10,7 +10,8 @@ import yaml
 
 from helpers import ROOT, one_line, recap, run_playbook
 
-SUPPORT = yaml.safe_load((ROOT / "roles/airflow/vars/main.yml").read_text())["__airflow_python_support"]
+RELEASES = yaml.safe_load((ROOT / "roles/airflow/vars/main.yml").read_text())["__airflow_releases"]
+SUPPORT = {minor: row["python"] for minor, row in RELEASES.items() if minor.count(".") == 1}
 HOST_PYTHON = subprocess.run(
     ["/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
     capture_output=True, text=True, check=True,
@@ -22,7 +23,7 @@ def _key(version):
 
 
 def _supports(minor, python):
-    return _key(SUPPORT[minor]["min"]) <= _key(python) <= _key(SUPPORT[minor]["max"])
+    return _key(SUPPORT[minor][0]) <= _key(python) <= _key(SUPPORT[minor][1])
 
 
 # An Airflow release that runs on this machine's Python, and one that does not.
@@ -44,8 +45,11 @@ def test_good_input_passes_the_checks():
 BAD_INPUTS = [
     ({"airflow_version": "2.5"}, "airflow_version must be X.Y.Z"),
     ({"airflow_version": "latest"}, "airflow_version must be X.Y.Z"),
-    ({"airflow_version": "1.10.15"}, "airflow_version must be X.Y.Z for a release from"),
+    ({"airflow_version": "1.10.15"}, "airflow_version must be X.Y.Z for a release from 2.5, 2.6, 2.7, 2.8, 2.9, 2.10, 2.11, 3.0"),
+    ({"airflow_version": "2.4.3"}, "airflow_version must be X.Y.Z for a release from"),
+    ({"airflow_version": "3.4.0"}, "airflow_version must be X.Y.Z for a release from"),
     ({"airflow_version": BAD_VERSION}, f"but airflow_python (/usr/bin/python3) on preflight is Python {HOST_PYTHON}"),
+    ({"airflow_version": "2.5.1"}, f"airflow_version 2.5.1 supports Python 3.7 to 3.10, but airflow_python (/usr/bin/python3) on preflight is Python {HOST_PYTHON}. Ways out:"),
     ({"airflow_admin_password": ""}, "airflow_admin_username and airflow_admin_password must not be empty"),
     ({"airflow_extras": ["celery", "post gres"]}, "airflow_extras: not a valid extra name: post gres"),
     ({"airflow_extras": "celery,amazon"}, "airflow_extras"),
@@ -95,3 +99,29 @@ def test_an_inventory_outside_the_project_gets_the_defaults(tmp_path):
     credentials = tmp_path / "elsewhere/credentials/preflight"
     assert len((credentials / "airflow_db_password").read_text().strip()) == 32
     assert len((credentials / "airflow_admin_password").read_text().strip()) == 20
+
+
+@pytest.fixture(scope="module")
+def debian11_host(tmp_path_factory):
+    """A Debian 11 container (Python 3.9), reached through Docker: an inventory for it."""
+    image = subprocess.run([str(ROOT / "images/build.sh"), "bullseye"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    name = "airflow-preflight-debian11"
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+    subprocess.run(["docker", "run", "--detach", "--name", name, image, "sleep", "infinity"], check=True,
+                   capture_output=True)
+    inventory = tmp_path_factory.mktemp("debian11") / "hosts.yml"
+    inventory.write_text(f"airflow:\n  hosts:\n    {name}:\n      ansible_connection: community.docker.docker\n")
+    yield inventory
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+
+
+def test_airflow_3_on_a_python_too_old_fails_in_the_first_play(debian11_host):
+    result = run_playbook("site.yml", debian11_host, {"airflow_version": "3.3.2"}, "--check", timeout=300)
+    output = one_line(result.stdout + result.stderr)
+    assert result.returncode != 0, output
+    assert ("airflow_version 3.3.2 supports Python 3.10 to 3.14, but airflow_python (/usr/bin/python3) on "
+            "airflow-preflight-debian11 is Python 3.9. Ways out:") in output, output
+    assert "airflow_python pointing at a Python 3.10-3.14 you installed" in output
+    counts = recap(result.stdout, "airflow-preflight-debian11")
+    assert counts["failed"] == 1 and counts["changed"] == 0, counts

@@ -78,8 +78,9 @@ def unexpected_warnings(output):
 
 
 def sh(command, cwd=ROOT, env=None, timeout=1800):
-    """Run COMMAND with bash in CWD, as a user would (no ANSIBLE_CONFIG from make)."""
-    full_env = {key: value for key, value in os.environ.items() if key != "ANSIBLE_CONFIG"}
+    """Run COMMAND with bash in CWD, as a user would (nothing inherited from make test)."""
+    full_env = {key: value for key, value in os.environ.items()
+                if key not in ("ANSIBLE_CONFIG", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     full_env.update(ANSIBLE_NOCOLOR="1", **(env or {}))
     result = subprocess.run(["bash", "-c", command], cwd=cwd, env=full_env, capture_output=True,
                             text=True, timeout=timeout)
@@ -252,6 +253,9 @@ def instance(ssh_key, tmp_path):
            "--volume", f"{public_key}:/home/ubuntu/.ssh/authorized_keys:ro",
            "--volume", f"{repo}:/srv/dags-fixture:ro",
            "--volume", f"{ROOT / 'examples/constraints-2.5.1-3.9.txt'}:/srv/constraints.txt:ro",
+           # The package caches make up and molecule use.
+           "--volume", f"{ROOT / '.cache/pip'}:/root/.cache/pip",
+           "--volume", f"{ROOT / '.cache/apt/bullseye'}:/var/cache/apt/archives",
            image, "/lib/systemd/systemd")
     yield docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", "airflow-instance").stdout.strip()
     docker("rm", "--force", "airflow-instance", check=False)

@@ -1,0 +1,1 @@
+../../../examples/dags/deferrable.py
