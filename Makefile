@@ -56,7 +56,8 @@ lint: venv ## yamllint, ansible-lint (production profile), actionlint and syntax
 
 syntax: venv
 	ansible-playbook -i inventory/local.yml --syntax-check \
-	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml
+	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml \
+	  playbooks/backup.yml playbooks/restore.yml
 
 pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
 	pytest -q tests

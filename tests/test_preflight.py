@@ -61,6 +61,9 @@ BAD_INPUTS = [
     ({"airflow_service_health_timeout": "soon"}, "airflow_service_health_timeout"),
     ({"airflow_webserver_port": "abc"}, "airflow role: argument 'airflow_webserver_port' is of type str"),
     ({"base_apt_cache_valid_time": "hourly"}, "base role: argument 'base_apt_cache_valid_time' is of type str"),
+    ({"airflow_keep_versions": 0}, "airflow_keep_versions must be 1 or more (the active release counts); got 0"),
+    ({"airflow_backup_keep_days": 0}, "airflow_backup_keep_days must be 1 or more; got 0"),
+    ({"airflow_backup_enabled": "maybe"}, "airflow_backup role: argument 'airflow_backup_enabled' is of type str"),
 ]
 
 
@@ -125,3 +128,15 @@ def test_airflow_3_on_a_python_too_old_fails_in_the_first_play(debian11_host):
     assert "airflow_python pointing at a Python 3.10-3.14 you installed" in output
     counts = recap(result.stdout, "airflow-preflight-debian11")
     assert counts["failed"] == 1 and counts["changed"] == 0, counts
+
+
+@pytest.mark.parametrize("extra_vars, message", [
+    ({}, "airflow_restore_file: name the backup's .pgc file"),
+    ({"airflow_restore_file": ""}, "airflow_restore_file: name the backup's .pgc file"),
+], ids=["missing", "empty"])
+def test_restore_without_a_backup_fails_on_the_controller(extra_vars, message):
+    result = run_playbook("restore.yml", ROOT / "tests/preflight-inventory.yml", extra_vars, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in one_line(output), output
+    assert "PLAY [Restore Airflow" not in result.stdout, output

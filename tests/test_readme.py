@@ -64,6 +64,9 @@ AWS_GRAPH = readme(".venv/bin/ansible-inventory -i inventory/aws_ec2.yml --graph
 AWS_SITE = readme(".venv/bin/ansible-playbook -i inventory/aws_ec2.yml playbooks/site.yml")
 AWS_TEARDOWN = readme(".venv/bin/ansible-playbook -i inventory/aws_ec2.yml playbooks/teardown.yml")
 PRE_COMMIT_INSTALL = readme(".venv/bin/pre-commit install")
+BACKUP = readme(".venv/bin/ansible-playbook -i inventory/example/hosts.yml playbooks/backup.yml -e backup_fetch_dir=backups")
+RESTORE = readme(".venv/bin/ansible-playbook -i inventory/example/hosts.yml playbooks/restore.yml "
+                 "-e airflow_restore_file=$(ls -t backups/*/airflow-*.pgc | head -1)")
 
 
 # The warnings the README lists as expected, each a code span in the list
@@ -225,7 +228,7 @@ TEST_BED_VARS = """
 # The test bed's inputs: a local DAG repository and the stand-in constraints
 # file, both mounted into the host container; the CA bundle of this machine.
 airflow_dags_repo: file:///srv/dags-fixture
-airflow_constraints_url: file:///srv/constraints.txt
+airflow_constraints_url: file:///srv/constraints/constraints-{{ airflow_version }}-3.9.txt
 base_ca_certificates: [/etc/ssl/certs/ca-certificates.crt]
 """
 
@@ -252,7 +255,7 @@ def instance(ssh_key, tmp_path):
            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
            "--volume", f"{public_key}:/home/ubuntu/.ssh/authorized_keys:ro",
            "--volume", f"{repo}:/srv/dags-fixture:ro",
-           "--volume", f"{ROOT / 'examples/constraints-2.5.1-3.9.txt'}:/srv/constraints.txt:ro",
+           "--volume", f"{ROOT / 'examples'}:/srv/constraints:ro",
            # The package caches make up and molecule use.
            "--volume", f"{ROOT / '.cache/pip'}:/root/.cache/pip",
            "--volume", f"{ROOT / '.cache/apt/bullseye'}:/var/cache/apt/archives",
@@ -320,6 +323,35 @@ def test_aws_and_own_hosts_commands(tmp_path, user_env, instance, ec2):
     assert recap(own.stdout, "airflow.example.com")["failed"] == 0
     assert unexpected_warnings(own.output) == [], own.output
     assert (checkout / "inventory/example/credentials/airflow.example.com/airflow_db_password").is_file()
+    assert_instance_healthy(instance)
+
+    # "Upgrading": the version changed in the inventory, the same command.
+    airflow_cli = ["docker", "exec", "airflow-instance", "sudo", "-iu", "airflow", "airflow"]
+    subprocess.run([*airflow_cli, "variables", "set", "made_on", "2.5.1"], check=True, capture_output=True)
+    with open(checkout / "inventory/example/group_vars/airflow.yml", "a") as example_vars:
+        example_vars.write('airflow_version: "2.10.5"\n')
+    upgrade = sh(OWN_HOSTS, cwd=checkout, env=user_env)
+    assert upgrade.returncode == 0, upgrade.output
+    backups = docker("exec", "airflow-instance", "ls", "/var/backups/airflow").stdout.split()
+    assert [name for name in backups if re.match(r"airflow-2[.]5[.]1-before-2[.]10[.]5-.*[.]pgc$", name)], backups
+    assert unexpected_warnings(upgrade.output) == [], upgrade.output
+    version = subprocess.run([*airflow_cli, "version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == "2.10.5", version.stdout
+    assert_instance_healthy(instance)
+
+    # "Backups and restore": a backup copied here, a variable set after it,
+    # the restore, which brings the backup's state back.
+    backup = sh(BACKUP, cwd=checkout, env=user_env)
+    assert backup.returncode == 0, backup.output
+    [dump] = (checkout / "backups/airflow.example.com").glob("airflow-2.10.5-*.pgc")
+    assert dump.with_suffix(".keys").is_file()
+    assert "fernet_key = " in dump.with_suffix(".keys").read_text()
+    subprocess.run([*airflow_cli, "variables", "set", "made_on", "after-the-backup"], check=True, capture_output=True)
+    restore = sh(RESTORE, cwd=checkout, env=user_env)
+    assert restore.returncode == 0, restore.output
+    assert unexpected_warnings(restore.output) == [], restore.output
+    made_on = subprocess.run([*airflow_cli, "variables", "get", "made_on"], capture_output=True, text=True, check=True)
+    assert made_on.stdout.strip().splitlines()[-1] == "2.5.1", made_on.stdout
     assert_instance_healthy(instance)
 
     down = sh(AWS_TEARDOWN, cwd=checkout, env=user_env)
