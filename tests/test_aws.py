@@ -33,6 +33,25 @@ def security_groups(ec2, name):
     return ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
 
 
+def rules(group):
+    """The group's inbound rules as a set of (protocol, from port, to port, source)."""
+    return {(p["IpProtocol"], p["FromPort"], p["ToPort"], source)
+            for p in group["IpPermissions"]
+            for source in ([r["CidrIp"] for r in p["IpRanges"]] + [r["CidrIpv6"] for r in p["Ipv6Ranges"]]
+                           + [g["GroupId"] for g in p["UserIdGroupPairs"]] + [x["PrefixListId"] for x in p["PrefixListIds"]])}
+
+
+def expected_rules(group, admin_cidr=ADMIN_CIDR):
+    """SSH and the web UI from the admin CIDR; PostgreSQL, Redis, the worker log
+    server and the API from the group's own members only."""
+    return ({("tcp", port, port, admin_cidr) for port in (22, 8080)}
+            | {("tcp", port, port, group["GroupId"]) for port in (5432, 6379, 8793, 8080)})
+
+
+def tags(instance):
+    return {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+
+
 def test_provision_inventory_teardown(moto_url, aws_env, ec2, ssh_key):
     _, public_key = ssh_key
     extra = provision_vars(moto_url, "cycle", aws_public_key_file=str(public_key))
@@ -45,16 +64,13 @@ def test_provision_inventory_teardown(moto_url, aws_env, ec2, ssh_key):
     assert instance["ImageId"] == NEWEST_FOCAL
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert instance["KeyName"] == "airflow-cycle"
-    tags = {tag["Key"]: tag["Value"] for tag in instance["Tags"]}
-    assert tags == {"Name": "airflow-cycle", "Project": "airflow", "Environment": "cycle"}
+    assert tags(instance) == {"Name": "airflow-cycle", "Project": "airflow", "Environment": "cycle"}
     volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}])["Volumes"]
     assert [(v["Encrypted"], v["VolumeType"], v["Size"]) for v in volumes] == [(True, "gp3", 30)]
 
     [group] = security_groups(ec2, "airflow-cycle")
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [group["GroupId"]]
-    rules = sorted((p["IpProtocol"], p["FromPort"], p["ToPort"], tuple(r["CidrIp"] for r in p["IpRanges"]))
-                   for p in group["IpPermissions"])
-    assert rules == [("tcp", 22, 22, (ADMIN_CIDR,)), ("tcp", 8080, 8080, (ADMIN_CIDR,))]
+    assert rules(group) == expected_rules(group)
     assert ec2.describe_key_pairs(KeyNames=["airflow-cycle"])["KeyPairs"]
     assert f"ssh -i {str(public_key)[:-4]} ubuntu@" in first.stdout
 
@@ -108,6 +124,10 @@ BAD_INPUTS = [
     ({"aws_instance_type": "t3.micro"}, {}, "aws_instance_type t3.micro has less than 2 GiB"),
     ({"aws_ubuntu_release": "bionic"}, {}, "aws role: value of aws_ubuntu_release must be one of: focal, jammy, noble"),
     ({}, NO_CREDENTIALS, "No usable AWS credentials for region us-east-1"),
+    ({"aws_worker_count": -1}, {}, "aws_worker_count must be a whole number, 0 or more"),
+    ({"aws_worker_count": True}, {}, "aws_worker_count must be a whole number, 0 or more"),
+    ({"aws_worker_count": "two"}, {}, "aws role: argument 'aws_worker_count' is of type str"),
+    ({"aws_worker_count": 1, "aws_worker_instance_type": "t3.micro"}, {}, "aws_worker_instance_type t3.micro has less than 2 GiB"),
 ]
 
 
@@ -165,3 +185,187 @@ def test_ubuntu_release_selects_the_ami(moto_url, aws_env, ec2, tmp_path, releas
     assert instance["ImageId"] == newest
     down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=aws_env)
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+# ---------------------------------------------------------------------------
+# Celery workers beside the main instance (aws_worker_count).
+
+MAIN_COMPONENTS = "database,broker,scheduler,webserver"
+COMPONENT_GROUPS = ["airflow_database", "airflow_broker", "airflow_scheduler", "airflow_webserver"]
+
+# provision.yml, then a play that writes out the in-memory inventory it made:
+# the groups and each host's connection variables.
+WRITE_INVENTORY = """---
+- name: Provision
+  ansible.builtin.import_playbook: {provision}
+
+- name: Write out the inventory provisioning made
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the groups and each host's connection variables
+      ansible.builtin.copy:
+        content: >-
+          {{{{ {{'groups': groups, 'hosts': groups['airflow'],
+              'each': groups['airflow'] | map('ansible.builtin.extract', hostvars, 'aws_instance_id') | list,
+              'users': groups['airflow'] | map('ansible.builtin.extract', hostvars, 'ansible_user') | list,
+              'keys': groups['airflow'] | map('ansible.builtin.extract', hostvars, 'ansible_ssh_private_key_file') | list,
+              'args': groups['airflow'] | map('ansible.builtin.extract', hostvars, 'ansible_ssh_common_args') | list,
+              'become': groups['airflow'] | map('ansible.builtin.extract', hostvars, 'ansible_become') | list}}
+             | to_json }}}}
+        dest: {out}
+        mode: "0600"
+      changed_when: false
+"""
+
+
+def provision_and_read_inventory(tmp_path, extra, env):
+    """Run provision.yml; returns its output and the inventory it made in memory:
+    {group: [hosts]} and {host: {connection variable: value}}."""
+    out = tmp_path / "inventory.json"
+    out.unlink(missing_ok=True)
+    playbook = tmp_path / "provision-and-write.yml"
+    playbook.write_text(WRITE_INVENTORY.format(provision=ROOT / "playbooks/provision.yml", out=out))
+    result = run_playbook(playbook, LOCALHOST, extra, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    made = json.loads(out.read_text())
+    hostvars = {host: {"ansible_user": user, "ansible_become": become, "ansible_ssh_private_key_file": key,
+                       "ansible_ssh_common_args": args, "aws_instance_id": instance_id}
+                for host, user, become, key, args, instance_id
+                in zip(made["hosts"], made["users"], made["become"], made["keys"], made["args"], made["each"])}
+    return result, made["groups"], hostvars
+
+
+def dynamic_inventory(moto_url, aws_env):
+    """inventory/aws_ec2.yml against the local API: {group: set of its hosts}, and the children of airflow."""
+    listing = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(ROOT / "inventory/aws_ec2.yml"), "--list"],
+                             capture_output=True, text=True, cwd=ROOT,
+                             env=dict(os.environ, **aws_env, AWS_ENDPOINT_URL=moto_url, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")))
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)
+    groups = {name: set(value.get("hosts", [])) for name, value in data.items() if name != "_meta"}
+    return groups, set(data.get("airflow", {}).get("children", []))
+
+
+def main_and_workers(ec2, environment):
+    running = instances(ec2, environment, states=("pending", "running"))
+    [main] = [i for i in running if tags(i)["Name"] == f"airflow-{environment}"]
+    workers = [i for i in running if i is not main]
+    return main, workers
+
+
+def test_workers_scale_out_and_back(moto_url, aws_env, ec2, ssh_key, tmp_path):
+    private_key, public_key = ssh_key
+    environment = "celery"
+    extra = provision_vars(moto_url, environment, aws_public_key_file=str(public_key))
+
+    # As before workers existed: one instance, tagged as this project always
+    # tagged it, which the runs with workers must take for the main instance.
+    single = run_playbook("provision.yml", LOCALHOST, extra, env=aws_env)
+    assert single.returncode == 0, single.stdout + single.stderr
+    [first] = instances(ec2, environment)
+    assert tags(first) == {"Name": "airflow-celery", "Project": "airflow", "Environment": environment}
+
+    # Two workers of their own type.
+    scaled = {**extra, "aws_worker_count": 2, "aws_worker_instance_type": "t3.medium"}
+    result, groups, hostvars = provision_and_read_inventory(tmp_path, scaled, aws_env)
+    assert len(instances(ec2, environment)) == 3
+    main, workers = main_and_workers(ec2, environment)
+    assert main["InstanceId"] == first["InstanceId"]
+    assert tags(main) == {"Name": "airflow-celery", "Project": "airflow", "Environment": environment,
+                          "AirflowComponents": MAIN_COMPONENTS}
+    assert main["InstanceType"] == "t3.small"
+    assert len(workers) == 2
+    [group] = security_groups(ec2, "airflow-celery")
+    for worker in workers:
+        assert tags(worker) == {"Name": "airflow-celery-worker", "Project": "airflow", "Environment": environment,
+                                "AirflowComponents": "worker"}
+        assert worker["InstanceType"] == "t3.medium"
+        assert worker["ImageId"] == NEWEST_FOCAL
+        assert worker["KeyName"] == "airflow-celery"
+        assert worker["SubnetId"] == main["SubnetId"]
+        assert worker["MetadataOptions"]["HttpTokens"] == "required"
+        assert [g["GroupId"] for g in worker["SecurityGroups"]] == [group["GroupId"]]
+        volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [worker["InstanceId"]]}])["Volumes"]
+        assert [(v["Encrypted"], v["VolumeType"], v["Size"]) for v in volumes] == [(True, "gp3", 30)]
+    assert rules(group) == expected_rules(group)
+
+    main_host = main["PublicDnsName"]
+    worker_hosts = sorted(w["PublicDnsName"] for w in workers)
+    assert sorted(groups["airflow"]) == sorted([main_host, *worker_hosts])
+    assert sorted(groups["airflow_worker"]) == worker_hosts
+    for name in COMPONENT_GROUPS:
+        assert groups[name] == [main_host], (name, groups)
+    for host in [main_host, *worker_hosts]:
+        assert hostvars[host]["ansible_user"] == "ubuntu"
+        assert hostvars[host]["ansible_become"] is True
+        assert hostvars[host]["ansible_ssh_private_key_file"] == str(private_key)
+        assert hostvars[host]["ansible_ssh_common_args"] == "-o StrictHostKeyChecking=accept-new"
+    assert {hostvars[h]["aws_instance_id"] for h in worker_hosts} == {w["InstanceId"] for w in workers}
+    assert hostvars[main_host]["aws_instance_id"] == main["InstanceId"]
+    for host in worker_hosts:
+        assert f"ssh -i {private_key} ubuntu@{host}" in result.stdout
+
+    inventory, children = dynamic_inventory(moto_url, aws_env)
+    assert "airflow_" not in inventory
+    assert {"airflow_worker", *COMPONENT_GROUPS} <= children
+    assert {main_host, *worker_hosts} <= inventory["airflow"]
+    assert inventory["airflow_worker"] & {main_host, *worker_hosts} == set(worker_hosts)
+    for name in COMPONENT_GROUPS:
+        assert inventory[name] & {main_host, *worker_hosts} == {main_host}, (name, inventory)
+
+    # The same count again: nothing launched, nothing changed.
+    again = run_playbook("provision.yml", LOCALHOST, scaled, env=aws_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert recap(again.stdout, "localhost")["changed"] == 0, again.stdout
+    assert {i["InstanceId"] for i in instances(ec2, environment)} == {main["InstanceId"], *(w["InstanceId"] for w in workers)}
+
+    # Fewer: the surplus worker terminated, the main instance as it was.
+    fewer = run_playbook("provision.yml", LOCALHOST, {**scaled, "aws_worker_count": 1}, env=aws_env)
+    assert fewer.returncode == 0, fewer.stdout + fewer.stderr
+    main, [worker] = main_and_workers(ec2, environment)
+    assert main["InstanceId"] == first["InstanceId"]
+    assert tags(main)["AirflowComponents"] == MAIN_COMPONENTS
+    assert worker["InstanceId"] in {w["InstanceId"] for w in workers}
+
+    # None: the workers terminated; the main instance loses its components
+    # and, in airflow alone, does everything again.
+    _, groups, _ = provision_and_read_inventory(tmp_path, extra, aws_env)
+    [alone] = instances(ec2, environment)
+    assert alone["InstanceId"] == first["InstanceId"]
+    assert tags(alone) == {"Name": "airflow-celery", "Project": "airflow", "Environment": environment}
+    assert groups["airflow"] == [main_host]
+    for name in ["airflow_worker", *COMPONENT_GROUPS]:
+        assert groups.get(name, []) == [], (name, groups)
+    # An empty tag, as a hand-edited instance may have, makes no group either.
+    [blank] = ec2.run_instances(ImageId=NEWEST_FOCAL, MinCount=1, MaxCount=1, TagSpecifications=[{
+        "ResourceType": "instance", "Tags": [{"Key": "Project", "Value": "airflow"}, {"Key": "Environment", "Value": "blank"},
+                                             {"Key": "AirflowComponents", "Value": ""}]}])["Instances"]
+    [[blank]] = [r["Instances"] for r in ec2.describe_instances(InstanceIds=[blank["InstanceId"]])["Reservations"]]
+    blank_host = blank.get("PublicDnsName") or blank["PrivateIpAddress"]
+    inventory, _ = dynamic_inventory(moto_url, aws_env)
+    ec2.terminate_instances(InstanceIds=[blank["InstanceId"]])
+    assert {main_host, blank_host} <= inventory["airflow"]
+    assert "airflow_" not in inventory
+    for name in ["airflow_worker", *COMPONENT_GROUPS]:
+        assert main_host not in inventory.get(name, set()), (name, inventory)
+        assert not inventory.get(name, set()) & set(worker_hosts), (name, inventory)
+
+    # With a worker again: a changed aws_instance_name would leave the main
+    # instance behind a second one, and is refused before anything changes.
+    one = run_playbook("provision.yml", LOCALHOST, {**scaled, "aws_worker_count": 1}, env=aws_env)
+    assert one.returncode == 0, one.stdout + one.stderr
+    main, [worker] = main_and_workers(ec2, environment)
+    renamed = run_playbook("provision.yml", LOCALHOST, {**scaled, "aws_instance_name": "airflow-other"}, env=aws_env)
+    output = renamed.stdout + renamed.stderr
+    assert renamed.returncode != 0, output
+    assert (f"Instance {main['InstanceId']} (Name airflow-celery) of project airflow, environment celery, "
+            "is neither the main instance (Name aws_instance_name, airflow-other) nor a worker") in one_line(output), output
+    assert recap(renamed.stdout, "localhost")["changed"] == 0
+    assert {i["InstanceId"] for i in instances(ec2, environment)} == {main["InstanceId"], worker["InstanceId"]}
+
+    # Teardown removes the main instance and the workers.
+    down = run_playbook("teardown.yml", LOCALHOST, extra, env=aws_env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert instances(ec2, environment) == []
+    assert security_groups(ec2, "airflow-celery") == []
