@@ -140,3 +140,70 @@ def test_restore_without_a_backup_fails_on_the_controller(extra_vars, message):
     assert result.returncode != 0, output
     assert message in one_line(output), output
     assert "PLAY [Restore Airflow" not in result.stdout, output
+
+
+def cluster_inventory(path, groups, host_vars=None):
+    """An inventory of local hosts in the given child groups of airflow ({group: [host, ...]})."""
+    hosts = sorted({host for members in groups.values() for host in members})
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    airflow = {"hosts": {host: {**local, **(host_vars or {}).get(host, {})} for host in hosts},
+               "children": {group: {"hosts": {host: {} for host in members}}
+                            for group, members in groups.items() if group != "outside"}}
+    inventory = {"airflow": airflow}
+    if "outside" in groups:
+        # The child groups at the top level, one host in airflow_worker only.
+        del airflow["children"]
+        for host in groups["outside"]:
+            del airflow["hosts"][host]
+        for group, members in groups.items():
+            inventory.setdefault(group if group != "outside" else "airflow_worker", {"hosts": {}})
+            inventory[group if group != "outside" else "airflow_worker"]["hosts"].update(
+                {host: local for host in members})
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+CLUSTER = {"airflow_database": ["db"], "airflow_broker": ["db"], "airflow_scheduler": ["main"],
+           "airflow_webserver": ["main"], "airflow_worker": ["worker1", "worker2"]}
+
+BAD_CLUSTERS = [
+    ({**CLUSTER, "airflow_broker": []}, {}, "airflow_worker has hosts, so airflow_broker needs exactly one host"),
+    ({**CLUSTER, "airflow_database": ["db", "main"]}, {}, "airflow_database needs exactly one host"),
+    ({**CLUSTER, "airflow_webserver": []}, {}, "airflow_webserver needs a host"),
+    ({**CLUSTER, "outside": ["worker3"]}, {}, "these hosts are in a child group but not in airflow: worker3"),
+    (CLUSTER, {"worker1": {"airflow_worker_queues": ["default", "big one"]}}, "airflow_worker_queues a non-empty list"),
+    (CLUSTER, {"worker2": {"airflow_worker_concurrency": 0}}, "airflow_worker_concurrency must be 1 or more (got 0)"),
+    (CLUSTER, {"main": {"airflow_components": ["scheduler", "web"]}}, "airflow_components on main: web is not one of"),
+    ({"airflow_single": ["single"]}, {"single": {"airflow_executor": "CeleryExecutor"}},
+     "CeleryExecutor needs hosts in the group airflow_worker and one in airflow_broker"),
+    (CLUSTER, {"worker1": {"airflow_executor": "LocalExecutor"}}, "hosts in airflow_worker need CeleryExecutor"),
+    ({**CLUSTER, "other": ["stray"]}, {}, "these hosts are in airflow but in no child group: stray"),
+]
+
+
+@pytest.mark.parametrize("groups, host_vars, message", BAD_CLUSTERS, ids=[m for _, _, m in BAD_CLUSTERS])
+def test_a_cluster_that_cannot_work_fails_in_the_first_play(tmp_path, groups, host_vars, message):
+    groups = {g: h for g, h in groups.items() if g != "airflow_single"} or {}
+    if not groups:  # one host, in no child group
+        inventory = tmp_path / "hosts.yml"
+        single = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                  **host_vars["single"]}
+        inventory.write_text(yaml.safe_dump({"airflow": {"hosts": {"single": single}}}))
+    else:
+        inventory = cluster_inventory(tmp_path / "hosts.yml", groups, host_vars)
+    result = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check", timeout=300)
+    output = one_line(result.stdout + result.stderr)
+    assert result.returncode != 0, output
+    assert message in output, output
+    assert "PLAY [Configure Airflow" not in result.stdout, output
+
+
+def test_a_cluster_shares_one_set_of_secrets_named_for_its_database_host(tmp_path):
+    inventory = cluster_inventory(tmp_path / "hosts.yml", CLUSTER)
+    result = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check", "--tags", "preflight",
+                          timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p.name for p in (tmp_path / "credentials").iterdir()] == ["db"]
+    shared = sorted(p.name for p in (tmp_path / "credentials/db").iterdir())
+    assert shared == ["airflow_admin_password", "airflow_broker_password", "airflow_db_password",
+                      "airflow_fernet_key_seed", "airflow_jwt_secret", "airflow_webserver_secret_key"], shared
