@@ -60,7 +60,7 @@ syntax: venv
 	  playbooks/backup.yml playbooks/restore.yml
 
 pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
-	pytest -q tests
+	pytest -q --durations=10 tests
 
 molecule: venv images ## Full molecule test of every scenario
 	molecule test --all

@@ -258,6 +258,7 @@ def instance(ssh_key, tmp_path):
            "--volume", f"{ROOT / 'examples'}:/srv/constraints:ro",
            # The package caches make up and molecule use.
            "--volume", f"{ROOT / '.cache/pip'}:/root/.cache/pip",
+           "--volume", f"{ROOT / '.cache/uv'}:/root/.cache/uv",
            "--volume", f"{ROOT / '.cache/apt/bullseye'}:/var/cache/apt/archives",
            image, "/lib/systemd/systemd")
     yield docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", "airflow-instance").stdout.strip()
