@@ -7,8 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help host venv image images up down clean test lint syntax molecule pytest \
-        side-by-side run-pytest
+.PHONY: help host venv image images up down clean test lint syntax molecule pytest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,21 +46,7 @@ clean: down ## Remove the local host, .cache/ and the virtualenv; keep inventory
 	@echo "Kept inventory/credentials/: the generated passwords (and an EC2 key pair's private key)"
 	@echo "that your hosts still use. Delete it yourself once no host needs them."
 
-# The molecule scenarios, each run by make test beside pytest and the others.
-SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-
-test: host lint images ## Run every test: lint, then pytest and every scenario side by side
-	$(MAKE) --no-print-directory --jobs --output-sync=target side-by-side
-
-# Most of a scenario's time is spent waiting on its hosts, so the suites run
-# at once; each one's output is printed whole when it ends.
-side-by-side: run-pytest $(addprefix molecule-,$(SCENARIOS))
-
-run-pytest:
-	pytest -q --durations=10 tests
-
-molecule-%:
-	molecule test --scenario-name $*
+test: host lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
 
 lint: venv ## yamllint, ansible-lint (production profile), actionlint and syntax checks
 	yamllint --strict .
@@ -74,7 +59,8 @@ syntax: venv
 	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml \
 	  playbooks/backup.yml playbooks/restore.yml
 
-pytest: venv image run-pytest ## Input checks, AWS against a local API, deploy over SSH, the README's commands
+pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
+	pytest -q --durations=10 tests
 
-molecule: venv images ## Full molecule test of every scenario, one after another
+molecule: venv images ## Full molecule test of every scenario
 	molecule test --all
