@@ -21,8 +21,8 @@ options:
     elements: dict
     default: []
     suboptions:
-      section: {type: str, required: true, description: The section without brackets.}
-      option: {type: str, required: true, description: The option's name.}
+      section: &section {type: str, required: true, description: The section without brackets.}
+      option: &option {type: str, required: true, description: The option's name.}
       value: {type: raw, required: true, description: The value, written as a string.}
   secrets:
     description: Options holding a password; their values are never shown.
@@ -30,8 +30,8 @@ options:
     elements: dict
     default: []
     suboptions:
-      section: {type: str, required: true, description: The section without brackets.}
-      option: {type: str, required: true, description: The option's name.}
+      section: *section
+      option: *option
       value: {type: str, required: true, no_log: true, description: The value.}
   keys:
     description:
@@ -42,8 +42,8 @@ options:
     elements: dict
     default: []
     suboptions:
-      section: {type: str, required: true, description: The section without brackets.}
-      option: {type: str, required: true, description: The option's name.}
+      section: *section
+      option: *option
       value: {type: str, default: "", no_log: true, description: The key, or empty.}
 extends_documentation_fragment: [files]
 """
@@ -102,30 +102,19 @@ def new_key():
     return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
 
 
+def entries(value):
+    """The spec of a list of {section, option, value}, VALUE the value's spec."""
+    return dict(type="list", elements="dict", default=[], options=dict(
+        section=dict(type="str", required=True), option=dict(type="str", required=True), value=value))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            settings=dict(
-                type="list",
-                elements="dict",
-                default=[],
-                options=dict(
-                    section=dict(type="str", required=True),
-                    option=dict(type="str", required=True),
-                    value=dict(type="raw", required=True),
-                ),
-            ),
-            secrets=dict(type="list", elements="dict", default=[], options=dict(
-                section=dict(type="str", required=True),
-                option=dict(type="str", required=True),
-                value=dict(type="str", required=True, no_log=True),
-            )),
-            keys=dict(type="list", elements="dict", default=[], options=dict(
-                section=dict(type="str", required=True),
-                option=dict(type="str", required=True),
-                value=dict(type="str", default="", no_log=True),
-            )),
+            settings=entries(dict(type="raw", required=True)),
+            secrets=entries(dict(type="str", required=True, no_log=True)),
+            keys=entries(dict(type="str", default="", no_log=True)),
         ),
         add_file_common_args=True,
         supports_check_mode=True,
