@@ -135,8 +135,9 @@ def main():
         before.append("%s = %s\n" % (name, (old if shown else SECRET) if old is not None else "(unset)"))
         after.append("%s = %s\n" % (name, new if shown else SECRET))
 
-    for setting in module.params["settings"]:
-        section, option, value = setting["section"], setting["option"], str(setting["value"])
+    # The last value given for an option wins (airflow_config over the role's).
+    settings = {(setting["section"], setting["option"]): str(setting["value"]) for setting in module.params["settings"]}
+    for (section, option), value in settings.items():
         old = locate(lines, section, option)[2]
         if apply(lines, section, option, value):
             record(section, option, old, value, True)
