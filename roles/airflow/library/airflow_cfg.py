@@ -82,12 +82,15 @@ def locate(lines, section, option):
 
 
 def apply(lines, section, option, value):
-    """Set OPTION in SECTION to VALUE in LINES; True when that changed them."""
+    """Set OPTION in SECTION to VALUE in LINES (None: keep a non-empty value,
+    else a new key). Returns (the value before or None, the value after), or
+    None when nothing changed."""
     index, insert_after, current = locate(lines, section, option)
+    value = (current or new_key()) if value is None else value
     new_line = "%s = %s\n" % (option, value)
     if index is not None:
         if current == value:
-            return False
+            return None
         lines[index] = new_line
     elif insert_after is not None:
         lines.insert(insert_after + 1, new_line)
@@ -95,7 +98,7 @@ def apply(lines, section, option, value):
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
         lines.extend(["\n", "[%s]\n" % section, new_line])
-    return True
+    return current, value
 
 
 def new_key():
@@ -129,31 +132,20 @@ def main():
     changed_options = []
     before, after = [], []
 
-    def record(section, option, old, new, shown):
+    # The last value given for an option wins (airflow_config over the role's).
+    settings = {(item["section"], item["option"]): str(item["value"]) for item in module.params["settings"]}
+    wanted = [(section, option, value, True) for (section, option), value in settings.items()]
+    wanted += [(item["section"], item["option"], item["value"], False) for item in module.params["secrets"]]
+    wanted += [(item["section"], item["option"], item["value"] or None, False) for item in module.params["keys"]]
+    for section, option, value, shown in wanted:
+        outcome = apply(lines, section, option, value)
+        if outcome is None:
+            continue
+        old, new = outcome
         name = "[%s] %s" % (section, option)
         changed_options.append(name)
         before.append("%s = %s\n" % (name, (old if shown else SECRET) if old is not None else "(unset)"))
         after.append("%s = %s\n" % (name, new if shown else SECRET))
-
-    # The last value given for an option wins (airflow_config over the role's).
-    settings = {(setting["section"], setting["option"]): str(setting["value"]) for setting in module.params["settings"]}
-    for (section, option), value in settings.items():
-        old = locate(lines, section, option)[2]
-        if apply(lines, section, option, value):
-            record(section, option, old, value, True)
-
-    for setting in module.params["secrets"]:
-        section, option, value = setting["section"], setting["option"], setting["value"]
-        old = locate(lines, section, option)[2]
-        if apply(lines, section, option, value):
-            record(section, option, old, value, False)
-
-    for setting in module.params["keys"]:
-        section, option = setting["section"], setting["option"]
-        old = locate(lines, section, option)[2]
-        wanted = setting["value"] or old or new_key()
-        if apply(lines, section, option, wanted):
-            record(section, option, old, wanted, False)
 
     changed = bool(changed_options)
     if changed and not module.check_mode:
