@@ -64,6 +64,9 @@ BAD_INPUTS = [
     ({"airflow_keep_versions": 0}, "airflow_keep_versions must be 1 or more (the active release counts); got 0"),
     ({"airflow_backup_keep_days": 0}, "airflow_backup_keep_days must be 1 or more; got 0"),
     ({"airflow_backup_enabled": "maybe"}, "airflow_backup role: argument 'airflow_backup_enabled' is of type str"),
+    ({"airflow_installer": "conda"}, "airflow role: value of airflow_installer must be one of: uv, pip, got: conda"),
+    ({"airflow_log_retention_days": -1}, "airflow_log_retention_days must be 0 (keep everything) or a number of days; got -1"),
+    ({"airflow_db_retention_days": "quarterly"}, "airflow role: argument 'airflow_db_retention_days' is of type str"),
 ]
 
 
