@@ -107,6 +107,25 @@ def test_an_inventory_outside_the_project_gets_the_defaults(tmp_path):
     assert len((credentials / "airflow_admin_password").read_text().strip()) == 20
 
 
+def test_secrets_move_once_to_the_hosts_credentials_name(tmp_path):
+    """Secrets filed under the inventory name (an EC2 DNS name) move under airflow_credentials_name, kept."""
+    inventory = tmp_path / "hosts.yml"
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "airflow_credentials_name": "i-0123456789abcdef0"}
+    inventory.write_text(yaml.safe_dump({"airflow": {"hosts": {"ec2-198-51-100-7.example": host}}}))
+    old = tmp_path / "credentials/ec2-198-51-100-7.example"
+    old.mkdir(parents=True)
+    (old / "airflow_db_password").write_text("kept-db-password\n")
+    for run in range(2):
+        result = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check",
+                              "--tags", "preflight", timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert [p.name for p in (tmp_path / "credentials").iterdir()] == ["i-0123456789abcdef0"]
+        moved = tmp_path / "credentials/i-0123456789abcdef0"
+        assert (moved / "airflow_db_password").read_text() == "kept-db-password\n"
+        assert len((moved / "airflow_admin_password").read_text().strip()) == 20
+
+
 @pytest.fixture(scope="module")
 def debian11_host(tmp_path_factory):
     """A Debian 11 container (Python 3.9), reached through Docker: an inventory for it."""
