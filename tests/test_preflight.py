@@ -3,12 +3,14 @@
 Each case runs the whole site.yml in check mode against this machine: a
 check that came after the first change would show up as changed > 0.
 """
+import re
+import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from helpers import ROOT, one_line, recap, run_playbook
+from helpers import BIN, ROOT, one_line, recap, run_playbook
 
 RELEASES = yaml.safe_load((ROOT / "roles/airflow/vars/main.yml").read_text())["__airflow_releases"]
 SUPPORT = {minor: row["python"] for minor, row in RELEASES.items() if minor.count(".") == 1}
@@ -105,6 +107,37 @@ def test_an_inventory_outside_the_project_gets_the_defaults(tmp_path):
     credentials = tmp_path / "elsewhere/credentials/preflight"
     assert len((credentials / "airflow_db_password").read_text().strip()) == 32
     assert len((credentials / "airflow_admin_password").read_text().strip()) == 20
+
+
+def test_passwords_from_the_sample_vault_replace_the_generated_ones(tmp_path):
+    """The README's vault path: examples/vault.yml in group_vars, the example inventory's lines that read it."""
+    group_vars = tmp_path / "group_vars/airflow"
+    group_vars.mkdir(parents=True)
+    shutil.copy(ROOT / "examples/vault.yml", group_vars / "vault.yml")
+    example = (ROOT / "inventory/example/group_vars/airflow.yml").read_text()
+    reads = [line[2:] for line in example.splitlines() if re.match(r'# airflow_\w+_password: "{{ vault_', line)]
+    assert len(reads) == 2, example
+    (group_vars / "vars.yml").write_text("\n".join(["---", *reads, ""]))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("airflow:\n  hosts:\n    preflight:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n")
+    password_file = tmp_path / "vault-password"
+    password_file.write_text("airflow-example\n")
+
+    locked = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check", "--tags", "preflight",
+                          timeout=300)
+    assert locked.returncode != 0
+    assert "no vault secrets" in one_line(locked.stdout + locked.stderr), locked.stdout + locked.stderr
+
+    result = run_playbook("site.yml", inventory, {"airflow_version": GOOD_VERSION}, "--check", "--tags", "preflight",
+                          "--vault-password-file", str(password_file), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Nothing generated: the vault's passwords were used.
+    assert not (tmp_path / "credentials").exists(), list((tmp_path / "credentials").rglob("*"))
+    shown = subprocess.run([str(BIN / "ansible"), "-i", str(inventory), "preflight", "-m", "debug",
+                            "-a", "var=airflow_db_password", "--vault-password-file", str(password_file)],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert "SampleDbPassw0rdFromTheVault2345" in shown.stdout, shown.stdout + shown.stderr
 
 
 def test_secrets_move_once_to_the_hosts_credentials_name(tmp_path):
