@@ -1,6 +1,7 @@
 """provision.yml, the aws_ec2 inventory and teardown.yml against a local EC2 API."""
 import json
 import os
+import re
 import stat
 import subprocess
 
@@ -41,10 +42,10 @@ def rules(group):
                            + [g["GroupId"] for g in p["UserIdGroupPairs"]] + [x["PrefixListId"] for x in p["PrefixListIds"]])}
 
 
-def expected_rules(group, admin_cidr=ADMIN_CIDR):
+def expected_rules(group, admin_cidr=ADMIN_CIDR, web_ports=(8080,)):
     """SSH and the web UI from the admin CIDR; PostgreSQL, Redis, the worker log
     server and the API from the group's own members only."""
-    return ({("tcp", port, port, admin_cidr) for port in (22, 8080)}
+    return ({("tcp", port, port, admin_cidr) for port in (22, *web_ports)}
             | {("tcp", port, port, group["GroupId"]) for port in (5432, 6379, 8793, 8080)})
 
 
@@ -154,6 +155,17 @@ def test_world_open_with_explicit_flag(moto_url, aws_env, ec2, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     [group] = security_groups(ec2, "airflow-world")
     assert {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]} == {"0.0.0.0/0"}
+    down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=aws_env)
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_https_opens_80_and_443_instead_of_8080(moto_url, aws_env, ec2, tmp_path):
+    extra = provision_vars(moto_url, "https", airflow_tls_enabled=True, aws_private_key_file=str(tmp_path / "https.pem"))
+    result = run_playbook("provision.yml", LOCALHOST, extra, env=aws_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [group] = security_groups(ec2, "airflow-https")
+    assert rules(group) == expected_rules(group, web_ports=(80, 443))
+    assert re.search(r"Web UI \(once site.yml has run\): https://[^ :]+/", result.stdout), result.stdout
     down = run_playbook("teardown.yml", LOCALHOST, {**extra, "aws_delete_key_pair": True}, env=aws_env)
     assert down.returncode == 0, down.stdout + down.stderr
 

@@ -69,6 +69,11 @@ BAD_INPUTS = [
     ({"airflow_installer": "conda"}, "airflow role: value of airflow_installer must be one of: uv, pip, got: conda"),
     ({"airflow_log_retention_days": -1}, "airflow_log_retention_days must be 0 (keep everything) or a number of days; got -1"),
     ({"airflow_db_retention_days": "quarterly"}, "airflow role: argument 'airflow_db_retention_days' is of type str"),
+    ({"airflow_tls_enabled": True, "airflow_tls_certificate": "/etc/hostname"},
+     "airflow_tls_certificate and airflow_tls_private_key go together; set both (files on the controller) or neither."),
+    ({"airflow_tls_enabled": True, "airflow_tls_certificate": "/nonexistent.crt", "airflow_tls_private_key": "/etc/hostname"},
+     "airflow_tls_certificate: no such file on the controller: /nonexistent.crt"),
+    ({"airflow_tls_port": 80}, "airflow_tls_port and airflow_tls_http_port must differ; both are 80."),
 ]
 
 
