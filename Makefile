@@ -50,10 +50,10 @@ clean: down ## Remove the local host, .cache/ and the virtualenv; keep inventory
 
 test: host lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
 
-lint: venv ## yamllint, ansible-lint (production profile), actionlint and syntax checks
+lint: venv ## yamllint, actionlint, ansible-lint (production profile) and syntax checks
 	yamllint --strict .
-	ansible-lint
 	actionlint
+	ansible-lint
 	$(MAKE) syntax
 
 syntax: venv
@@ -61,8 +61,11 @@ syntax: venv
 	  playbooks/site.yml playbooks/local.yml playbooks/provision.yml playbooks/deploy.yml playbooks/teardown.yml \
 	  playbooks/backup.yml playbooks/restore.yml
 
+# Two workers: most tests wait on a short-lived ansible-playbook; the ones
+# that build an Airflow host share one worker (group "airflow_host") so two
+# installs never contend for the package caches.
 pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
-	pytest -q --durations=10 tests
+	pytest -q --numprocesses 2 --dist loadgroup --durations=10 tests
 
 molecule: venv images ## Full molecule test of every scenario
 	molecule test --all

@@ -141,6 +141,7 @@ def log_in(base_url, username, password):
         return response.geturl(), response.read().decode()
 
 
+@pytest.mark.xdist_group("airflow_host")
 def test_local_host_commands():
     down = sh(MAKE_DOWN)
     assert down.returncode == 0, down.output
@@ -286,6 +287,7 @@ def assert_instance_healthy(address):
     assert health["metadatabase"]["status"] == "healthy" and health["scheduler"]["status"] == "healthy"
 
 
+@pytest.mark.xdist_group("airflow_host")
 def test_aws_and_own_hosts_commands(tmp_path, user_env, instance, ec2):
     checkout = copy_checkout(tmp_path / "checkout")
     (checkout / "group_vars/airflow/test_bed.yml").write_text("---" + TEST_BED_VARS)
