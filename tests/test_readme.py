@@ -168,6 +168,9 @@ def test_local_host_commands():
     assert up.returncode == 0, up.output
     assert unexpected_warnings(up.output) == [], up.output
     assert f"Airflow is healthy at {LOCAL_URL}/" in up.output
+    # The ETL examples ran once against the warehouse database.
+    assert re.search(r"The ETL examples loaded 24 rows into warehouse.trips \(full refresh\) and [1-9] into "
+                     r"warehouse.trips_incremental", one_line(up.output)), up.output
     password_file = ROOT / "inventory/credentials/airflow-local/airflow_admin_password"
     assert f"the password is in {password_file}" in up.output
     health = read_json(f"{LOCAL_URL}/health")

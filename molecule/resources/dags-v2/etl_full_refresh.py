@@ -1,0 +1,1 @@
+../../../examples/dags/etl_full_refresh.py

@@ -1,0 +1,1 @@
+../../../examples/dags/etl_incremental.py
