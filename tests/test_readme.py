@@ -14,9 +14,11 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -273,7 +275,10 @@ def instance(ssh_key, tmp_path):
 def user_env(tmp_path, ssh_key, instance, moto_url, aws_env):
     """A user's environment: a home with the SSH key, AWS credentials and region, and an
     SSH configuration that sends every host name to the instance container."""
-    home = tmp_path / "home"
+    # A short path: SSH's control socket under ~/.ansible/cp must fit in a
+    # Unix socket's 108 bytes, which pytest's tmp_path (more so with a worker
+    # folder) can exceed.
+    home = Path(tempfile.mkdtemp(prefix="airflow-home-"))
     (home / ".ssh").mkdir(parents=True)
     private_key, public_key = ssh_key
     shutil.copy(private_key, home / ".ssh/id_ed25519")
@@ -281,8 +286,9 @@ def user_env(tmp_path, ssh_key, instance, moto_url, aws_env):
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(f"Host *\n  HostName {instance}\n  IdentityFile {home}/.ssh/id_ed25519\n"
                           "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
-    return {**aws_env, "HOME": str(home), "AWS_ENDPOINT_URL": moto_url,
-            "ANSIBLE_SSH_ARGS": f"-F {ssh_config} -o ControlMaster=auto -o ControlPersist=60s"}
+    yield {**aws_env, "HOME": str(home), "AWS_ENDPOINT_URL": moto_url,
+           "ANSIBLE_SSH_ARGS": f"-F {ssh_config} -o ControlMaster=auto -o ControlPersist=60s"}
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def assert_instance_healthy(address):
