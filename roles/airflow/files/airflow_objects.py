@@ -38,16 +38,23 @@ def same_json(stored, wanted):
         return (stored or "") == (wanted or "")
 
 
+def removed(session, item, existing, label, changed):
+    """Whether ITEM asks for state absent; removes EXISTING if there is one."""
+    if item.get("state", "present") != "absent":
+        return False
+    if existing is not None:
+        session.delete(existing)
+        changed.append(f"{label} removed")
+    return True
+
+
 def connections(session, items, changed):
     from airflow.models import Connection
 
     for item in items:
         conn_id = item["conn_id"]
         existing = session.query(Connection).filter(Connection.conn_id == conn_id).one_or_none()
-        if item.get("state", "present") == "absent":
-            if existing is not None:
-                session.delete(existing)
-                changed.append(f"connection {conn_id} removed")
+        if removed(session, item, existing, f"connection {conn_id}", changed):
             continue
         wanted = {
             "conn_type": item["conn_type"],
@@ -97,10 +104,7 @@ def pools(session, items, changed):
     for item in items:
         name = item["name"]
         existing = session.query(Pool).filter(Pool.pool == name).one_or_none()
-        if item.get("state", "present") == "absent":
-            if existing is not None:
-                session.delete(existing)
-                changed.append(f"pool {name} removed")
+        if removed(session, item, existing, f"pool {name}", changed):
             continue
         slots, description = int(item["slots"]), item.get("description") or ""
         if existing is None:
