@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help host venv image images up down clean test lint syntax molecule pytest
+.PHONY: help host venv image images up down clean test lint syntax molecule pytest bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -69,3 +69,7 @@ pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, th
 
 molecule: venv images ## Full molecule test of every scenario
 	molecule test --all
+
+# Several minutes per version on fresh containers; see bench/bench.py --help.
+bench: venv images ## Time a plain install, the converge and its re-runs; Airflow's memory (BENCH_ARGS=--ssh)
+	python bench/bench.py $(BENCH_ARGS)
