@@ -27,6 +27,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers import recap  # noqa: E402  the tests' reading of PLAY RECAP
+
 HERE = Path(__file__).resolve().parent
 ROOT, BIN = HERE.parent, Path(sys.executable).parent
 PREFIX = "airflow-bench-"
@@ -220,13 +223,12 @@ def converge(inventory, host, label, work, *extra, expect_zero=False):
                  env=env, cwd=ROOT, timeout=3600, check=False, merge=True)
     seconds = time.monotonic() - started
     (work / f"{host}-{label}.log").write_text(result.stdout)
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(ok=.*)$", result.stdout, re.M)
-    counts = {key: int(value) for key, value in (pair.split("=") for pair in match.group(1).split())} if match else {}
-    if result.returncode != 0 or not counts or counts["failed"] or counts["unreachable"]:
+    if result.returncode != 0:
         raise StepFailed(f"site.yml ({label}) exited with {result.returncode}", result.stdout)
-    if expect_zero and counts["changed"]:
-        log(f"{host} {label}: changed={counts['changed']} (expected 0)")
-    return seconds, counts["changed"]
+    changed = recap(result.stdout, host)["changed"]
+    if expect_zero and changed:
+        log(f"{host} {label}: changed={changed} (expected 0)")
+    return seconds, changed
 
 
 def idle_pss(container):
