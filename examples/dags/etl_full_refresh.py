@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 TABLE = "public.trips"
 DEFAULT_CSV_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
+# Held until COMMIT or ROLLBACK; keyed by the table name.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 CREATE_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     trip_id     INTEGER PRIMARY KEY,
@@ -77,10 +79,14 @@ with DAG(
         # closing(): the connection is closed however the block ends
         # (psycopg2's own "with conn" only ends a transaction).
         with closing(conn), closing(conn.cursor()) as cur:
-            cur.execute(CREATE_SQL)
             line = None
             try:
                 cur.execute("BEGIN")
+                # Two loads at once (a manual run beside a scheduled one)
+                # would race on CREATE TABLE and on the primary key: the
+                # lock makes the second wait for the first to commit.
+                cur.execute(LOCK_SQL, (TABLE,))
+                cur.execute(CREATE_SQL)
                 cur.execute(f"DELETE FROM {TABLE}")
                 for line, values in rows:
                     cur.execute(INSERT_SQL, values)

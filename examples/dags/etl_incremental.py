@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 TABLE = "public.trips_incremental"
 DEFAULT_CSV_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
+# Held until COMMIT or ROLLBACK; keyed by the table name.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 CREATE_SQL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     trip_id     INTEGER PRIMARY KEY,
@@ -105,10 +107,14 @@ with DAG(
         # statements into a transaction.
         conn.autocommit = True
         with closing(conn), closing(conn.cursor()) as cur:
-            cur.execute(CREATE_SQL)
             line = None
             try:
                 cur.execute("BEGIN")
+                # A backfill runs its days at once: without the lock they
+                # race on CREATE TABLE (a unique violation in pg_type) and
+                # one day's run fails. Loads of this table take turns.
+                cur.execute(LOCK_SQL, (TABLE,))
+                cur.execute(CREATE_SQL)
                 # Delete only this interval: a re-run replaces its own rows.
                 cur.execute(DELETE_SQL, (start, end))
                 for line, values in rows:
