@@ -460,7 +460,7 @@ def report(targets, rows, ssh_rows, opts):
     lines += ["- Package caches (.cache/pip, .cache/uv, .cache/apt/bench-<image>) are shared and kept: the first "
               "run of a version on this machine pays for downloads that later runs do not.",
               "- One change: airflow_session_lifetime_minutes + 1 (airflow.cfg changes, the services restart).",
-              "- Fan-out: bench_fanout's 16 tasks hold 10 MiB for 20 s each, airflow_parallelism (8) at a time. Peak: "
+              "- Fan-out: bench_fanout's 16 tasks hold 10 MiB for 20 s each, airflow_parallelism (4) at a time. Peak: "
               "the highest 1 s sample of the container's cgroup memory less inactive file cache; OOM kills: the "
               "cgroup's count since the container started."]
     return "\n".join(lines)
