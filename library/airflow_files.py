@@ -11,7 +11,8 @@ description:
   - The contents come from the controller, for example from the
     C(ansible.builtin.template) lookup; secrets do not belong here (the diff
     shows the contents).
-  - A file is replaced atomically; its directory must exist.
+  - A file is replaced atomically; its directory must exist (in check mode it
+    may be one an earlier task would make).
 options:
   files:
     description: The files.
@@ -51,10 +52,7 @@ def current_content(module, path):
 
 
 def write(module, path, content):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        module.fail_json(msg="cannot write %s: the directory %s does not exist" % (path, directory))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
     with os.fdopen(handle, "wb") as output:
         output.write(content.encode("utf-8"))
     module.atomic_move(temporary, path)
@@ -71,10 +69,20 @@ def main():
         ))),
         supports_check_mode=True,
     )
-    changed_paths, diffs = [], []
+    # Every file is checked before any is written, so a bad one changes nothing.
+    wanted = []
     for item in module.params["files"]:
-        path, content = item["path"], item["content"]
+        path = item["path"]
         before = current_content(module, path)
+        directory = os.path.dirname(path)
+        # In check mode an earlier task may not have made the directory yet.
+        if before is None and not os.path.isdir(directory) and not module.check_mode:
+            module.fail_json(msg="cannot write %s: the directory %s does not exist" % (path, directory))
+        wanted.append((item, before))
+
+    changed_paths, diffs = [], []
+    for item, before in wanted:
+        path, content = item["path"], item["content"]
         changed = before != content
         if changed and not module.check_mode:
             write(module, path, content)

@@ -55,12 +55,14 @@ def test_airflow_files_writes_what_differs_and_nothing_else(tmp_path):
     assert unit.stat().st_mtime_ns == before
 
 
-def test_airflow_files_refuses_what_is_not_a_file(tmp_path):
+def test_airflow_files_refuses_what_is_not_a_file_before_writing_any(tmp_path):
     (tmp_path / "a-directory").mkdir()
-    taken = put_files(tmp_path, [{"path": str(tmp_path / "a-directory"), "content": "x\n",
-                                  "owner": USER, "group": GROUP}])
+    good = {"path": str(tmp_path / "good"), "content": "x\n", "owner": USER, "group": GROUP}
+    taken = put_files(tmp_path, [good, {"path": str(tmp_path / "a-directory"), "content": "x\n",
+                                        "owner": USER, "group": GROUP}])
     assert taken.returncode != 0
     assert f"{tmp_path / 'a-directory'} exists and is not a regular file" in taken.stdout
+    assert not (tmp_path / "good").exists(), "a file was written although another one was refused"
 
     missing = put_files(tmp_path, [{"path": str(tmp_path / "no-such-dir" / "f"), "content": "x\n",
                                     "owner": USER, "group": GROUP}])
