@@ -6,7 +6,9 @@ shortest way (the floor), a cold converge of playbooks/site.yml, an
 idempotent re-run, a re-run with one setting changed, the idle memory of each
 service, and the container's peak memory while a DAG of 16 parallel tasks
 runs; with --ssh also a cold converge and a re-run over SSH. Prints Markdown
-tables; a slow result is a figure, never a failure.
+tables; a slow result is a figure, never a failure. Exits 1 when a step
+failed, a re-run changed something, the fan-out run failed or a process was
+OOM-killed.
 """
 import argparse
 import json
@@ -466,6 +468,25 @@ def report(targets, rows, ssh_rows, opts):
     return "\n".join(lines)
 
 
+def problems(targets, rows, ssh_rows):
+    """What makes the run a failure (slowness never does): a failed step, a re-run that changed
+    something, an OOM kill, a fan-out run that did not succeed."""
+    found = []
+    for target in targets:
+        for label, row in ((target.version, rows.get(target.version, {})),
+                           (f"{target.version} over SSH", ssh_rows.get(target.version, {}))):
+            found += [f"{label}: {key} {value}" for key, value in row.items() if value == "failed"]
+            rerun = row.get("rerun")
+            if isinstance(rerun, tuple) and rerun[1]:
+                found.append(f"{label}: the re-run reported changed={rerun[1]}, not 0")
+            fan = row.get("fanout")
+            if isinstance(fan, tuple) and fan[0] != "success":
+                found.append(f"{label}: the bench_fanout run ended {fan[0]}")
+            if isinstance(fan, tuple) and fan[3]:
+                found.append(f"{label}: {fan[3]} OOM kills during the fan-out")
+    return found
+
+
 def interrupt(signum, frame):
     """SIGTERM: clean up as on Ctrl-C."""
     raise KeyboardInterrupt
@@ -516,7 +537,10 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     print(report(targets, rows, ssh_rows, opts))
-    sys.exit(130 if interrupted else 0)
+    found = problems(targets, rows, ssh_rows)
+    for problem in found:
+        print(f"bench.py: {problem}", file=sys.stderr)
+    sys.exit(130 if interrupted else 1 if found else 0)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,23 @@ def test_report_shows_ratio_failures_and_skips():
     assert "| 3.3.2 | 120 | failed | — | skipped |" in text
 
 
+def test_only_failures_make_the_run_fail():
+    targets = [bench.Target("2.5.1"), bench.Target("3.3.2")]
+    slow_but_right = {"floor": 10.0, "cold": (900.0, 40), "rerun": (300.0, 0), "change": (300.0, 2),
+                      "fanout": ("success", 590.0, 1900.0, 0)}
+    assert bench.problems(targets, {"2.5.1": slow_but_right}, {"2.5.1": {"rerun": (90.0, 0)}}) == []
+    rows = {"2.5.1": {**slow_but_right, "rerun": (30.0, 3), "fanout": ("success", 90.0, 2000.0, 2)},
+            "3.3.2": {"floor": 120.0, "cold": "failed", "fanout": None}}
+    assert bench.problems(targets, rows, {"3.3.2": {"rerun": (20.0, 1)}}) == [
+        "2.5.1: the re-run reported changed=3, not 0",
+        "2.5.1: 2 OOM kills during the fan-out",
+        "3.3.2: cold failed",
+        "3.3.2 over SSH: the re-run reported changed=1, not 0",
+    ]
+    assert bench.problems(targets[:1], {"2.5.1": {"fanout": ("failed", 90.0, 900.0, 0)}}, {}) == [
+        "2.5.1: the bench_fanout run ended failed"]
+
+
 def test_help_names_the_options():
     result = subprocess.run([sys.executable, str(ROOT / "bench/bench.py"), "--help"],
                             capture_output=True, text=True, check=True)

@@ -69,6 +69,7 @@ PRE_COMMIT_INSTALL = readme(".venv/bin/pre-commit install")
 BACKUP = readme(".venv/bin/ansible-playbook -i inventory/example/hosts.yml playbooks/backup.yml -e backup_fetch_dir=backups")
 RESTORE = readme(".venv/bin/ansible-playbook -i inventory/example/hosts.yml playbooks/restore.yml "
                  "-e airflow_restore_file=$(ls -t backups/*/airflow-*.pgc | head -1)")
+BENCH = readme('make bench BENCH_ARGS="--versions=2.5.1 --ssh"')
 
 
 # The warnings the README lists as expected, each a code span in the list
@@ -402,6 +403,28 @@ def test_pre_commit_hook_refuses_a_broken_yaml_file(tmp_path):
     assert commit.returncode != 0, commit.output
     assert re.search(r"^yamllint\.+Failed$", commit.output, re.M), commit.output
     assert "duplication of key" in commit.output
+
+
+@pytest.mark.xdist_group("bench")
+def test_bench_command():
+    """The figures vary with the machine (here other tests run beside it); what must hold is that
+    every step ran, the re-runs changed nothing and the fan-out ran without an OOM kill."""
+    result = sh(BENCH, timeout=3600)
+    assert result.returncode == 0, result.output
+    tables = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+              for line in result.stdout.splitlines() if line.startswith("| 2.5.1")]
+    rows = {cells[0]: cells[1:] for cells in tables if len(cells) == 10}
+    floor, cold, ratio, rerun, change, pss, peak, oom, fanout = rows["2.5.1"]
+    assert all(re.fullmatch(r"\d+", figure) for figure in (floor, cold, pss, peak)), rows
+    assert re.fullmatch(r"\d+\.\d\d", ratio) and re.fullmatch(r"\d+ \(0\)", rerun), rows
+    assert re.fullmatch(r"\d+ \([1-9]\d*\)", change) and oom == "0", rows
+    assert re.fullmatch(r"success in \d+ s", fanout), rows
+    _, ssh_cold, _, ssh_rerun, *_ = rows["2.5.1 over SSH"]
+    assert re.fullmatch(r"\d+", ssh_cold) and re.fullmatch(r"\d+ \(0\)", ssh_rerun), rows
+    services = {cells[1]: cells[2] for cells in tables if len(cells) == 3}
+    assert {"airflow-scheduler", "airflow-webserver", "airflow-triggerer"} <= set(services), result.stdout
+    assert all(re.fullmatch(r"\d+", mib) for mib in services.values()), services
+    assert not docker("ps", "--all", "--quiet", "--filter", "name=airflow-bench-").stdout.strip()
 
 
 def test_every_readme_command_is_run_by_a_test():
