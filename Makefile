@@ -49,8 +49,8 @@ clean: down ## Remove the local host, .cache/ and the virtualenv; keep inventory
 	@echo "that your hosts still use. Delete it yourself once no host needs them."
 
 # After lint, two lanes: the default scenario in one, pytest then the cluster
-# scenario in the other (each mostly waits on its containers, so two fit on
-# two cores). --output-sync prints each part's log whole when it ends.
+# scenario in the other: either alone leaves a core idle much of the time.
+# --output-sync prints each part's log whole when it ends.
 test: host lint images ## Run every test: lint, then pytest and the molecule scenarios side by side
 	$(MAKE) --jobs 2 --output-sync=target molecule-default pytest molecule-cluster
 
