@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help host venv image images up down clean test lint syntax molecule molecule-default molecule-cluster pytest bench
+.PHONY: help host venv image images up down clean test lint syntax molecule pytest bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,11 +48,7 @@ clean: down ## Remove the local host, .cache/ and the virtualenv; keep inventory
 	@echo "Kept inventory/credentials/: the generated passwords (and an EC2 key pair's private key)"
 	@echo "that your hosts still use. Delete it yourself once no host needs them."
 
-# After lint, two lanes: the default scenario in one, pytest then the cluster
-# scenario in the other: either alone leaves a core idle much of the time.
-# --output-sync prints each part's log whole when it ends.
-test: host lint images ## Run every test: lint, then pytest and the molecule scenarios side by side
-	$(MAKE) --jobs 2 --output-sync=target molecule-default pytest molecule-cluster
+test: host lint pytest molecule ## Run every test: lint, input checks, molecule scenarios
 
 lint: venv ## yamllint, actionlint, ansible-lint (production profile) and syntax checks
 	yamllint --strict .
@@ -71,11 +67,8 @@ syntax: venv
 pytest: venv image ## Input checks, AWS against a local API, deploy over SSH, the README's commands
 	pytest -q --numprocesses 2 --dist loadgroup --durations=10 tests
 
-molecule: venv images ## Full molecule test of every scenario, one after the other
+molecule: venv images ## Full molecule test of every scenario
 	molecule test --all
-
-molecule-default molecule-cluster: venv images
-	molecule test --scenario-name $(@:molecule-%=%)
 
 # Several minutes per version on fresh containers; see bench/bench.py --help.
 bench: venv images ## Time a plain install, the converge and its re-runs; Airflow's memory (BENCH_ARGS=--ssh)
