@@ -1,5 +1,6 @@
 """The project's shared modules (library/), run by ansible-playbook on the controller."""
 import grp
+import json
 import os
 import pwd
 import subprocess
@@ -12,16 +13,19 @@ USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
-def put_files(tmp_path, files, *args):
-    """One airflow_files task with FILES on localhost, found through the project's ansible.cfg."""
-    playbook = tmp_path / "files.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False,
-        "tasks": [{"name": "Put the files", "airflow_files": {"files": files}}]}]))
+def run_task(tmp_path, task, *args, **env):
+    """TASK alone on localhost, its module found through the project's ansible.cfg; ENV added to the environment."""
+    playbook = tmp_path / "task.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CACHE_PLUGIN="memory")
+               ANSIBLE_CACHE_PLUGIN="memory", **env)
     return subprocess.run([str(BIN / "ansible-playbook"), *args, str(playbook)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+def put_files(tmp_path, files, *args):
+    """One airflow_files task with FILES."""
+    return run_task(tmp_path, {"name": "Put the files", "airflow_files": {"files": files}}, *args)
 
 
 def test_airflow_files_writes_what_differs_and_nothing_else(tmp_path):
@@ -68,3 +72,79 @@ def test_airflow_files_refuses_what_is_not_a_file_before_writing_any(tmp_path):
                                     "owner": USER, "group": GROUP}])
     assert missing.returncode != 0
     assert f"the directory {tmp_path / 'no-such-dir'} does not exist" in missing.stdout
+
+
+# systemctl as far as airflow_units uses it, its units' state in a JSON file;
+# every call is logged, so a test sees what the module asked for.
+FAKE_SYSTEMCTL = r'''#!/usr/bin/env python3
+import json, pathlib, sys
+here = pathlib.Path(__file__).parent
+state = json.loads((here / "units.json").read_text())
+with open(here / "calls.log", "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\n")
+verb, name = sys.argv[1], sys.argv[-1]
+unit = state.get(name)
+if verb == "show":
+    print("LoadState=" + ("loaded" if unit else "not-found"))
+    print("ActiveState=" + (unit["active"] if unit else "inactive"))
+elif verb == "is-enabled":
+    print(unit["enabled"] if unit else "not-found")
+    sys.exit(0 if unit and unit["enabled"] in ("enabled", "static") else 1)
+elif verb in ("enable", "start") and unit:
+    unit.update({"enable": {"enabled": "enabled"}, "start": {"active": "active"}}[verb])
+    (here / "units.json").write_text(json.dumps(state))
+else:
+    sys.exit(1)
+'''
+
+
+def fake_systemctl(tmp_path, units):
+    """bin/systemctl with UNITS ({name: {"enabled": ..., "active": ...}}); the state and call log files."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+    (bin_dir / "units.json").write_text(json.dumps(units))
+    (bin_dir / "calls.log").write_text("")
+    return bin_dir / "units.json", bin_dir / "calls.log"
+
+
+def changes(calls):
+    """The enable and start calls in the log."""
+    return [line for line in calls.read_text().splitlines() if line.split()[0] in ("enable", "start")]
+
+
+def run_units(tmp_path, names, *args):
+    """One airflow_units task with NAMES, the fake systemctl first on PATH."""
+    return run_task(tmp_path, {"name": "Enable and start", "airflow_units": {"names": names}}, *args,
+                    PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+
+
+def test_airflow_units_enables_and_starts_only_what_is_not(tmp_path):
+    units, calls = fake_systemctl(tmp_path, {
+        "a.service": {"enabled": "enabled", "active": "active"},
+        "b.service": {"enabled": "disabled", "active": "inactive"},
+        "c.timer": {"enabled": "enabled", "active": "failed"},
+        "d.target": {"enabled": "static", "active": "activating"}})
+    names = ["a.service", "b.service", "c.timer", "d.target"]
+
+    checked = run_units(tmp_path, names, "--check")
+    assert recap(checked.stdout, "localhost")["changed"] == 1, checked.stdout
+    assert changes(calls) == []
+
+    first = run_units(tmp_path, names)
+    assert recap(first.stdout, "localhost")["changed"] == 1, first.stdout + first.stderr
+    assert changes(calls) == ["enable b.service", "start b.service", "start c.timer"]
+    assert json.loads(units.read_text())["b.service"] == {"enabled": "enabled", "active": "active"}
+
+    again = run_units(tmp_path, names)
+    assert recap(again.stdout, "localhost")["changed"] == 0, again.stdout
+
+
+def test_airflow_units_refuses_an_unknown_unit_before_changing_any(tmp_path):
+    units, calls = fake_systemctl(tmp_path, {"a.service": {"enabled": "disabled", "active": "inactive"}})
+    result = run_units(tmp_path, ["a.service", "nope.service"])
+    assert result.returncode != 0
+    assert "no unit nope.service on the host" in result.stdout
+    assert json.loads(units.read_text())["a.service"] == {"enabled": "disabled", "active": "inactive"}
+    assert changes(calls) == []
