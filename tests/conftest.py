@@ -12,6 +12,19 @@ import pytest
 from helpers import ROOT
 
 REGION = "us-east-1"
+# The longest work first (the benchmark, then the tests that build an Airflow
+# host, one after the other), so that the short tests fill in around them on
+# both workers instead of leaving one of the long ones to run alone at the end.
+LONGEST_GROUPS = ["bench", "airflow_host"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        marker = item.get_closest_marker("xdist_group")
+        group = marker and (marker.args[0] if marker.args else marker.kwargs.get("name"))
+        return LONGEST_GROUPS.index(group) if group in LONGEST_GROUPS else len(LONGEST_GROUPS)
+
+    items.sort(key=rank)
 
 
 def _free_port():
