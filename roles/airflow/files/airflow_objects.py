@@ -15,7 +15,8 @@ argv or the environment):
 and prints one JSON line: {"changed": ["connection warehouse", ...]} or
 {"error": "..."}, neither holding a secret. What the input does not name
 (a connection made in the UI, say) is left alone. With "check" nothing is
-written. One Python start for everything, where the CLI takes one per item.
+written. One Python start for everything, where the CLI takes one per item;
+the state probe (airflow_state.py) calls apply() in its own start.
 """
 import json
 import sys
@@ -125,8 +126,8 @@ def secrets_of(wanted):
     return sorted((value for value in values if value and len(value) >= 4), key=len, reverse=True)
 
 
-def main():
-    wanted = json.load(sys.stdin)
+def apply(wanted):
+    """WANTED applied in one transaction: {"changed": [...]}, or {"error": "..."} with nothing written."""
     changed = []
     try:
         from airflow import settings
@@ -146,9 +147,14 @@ def main():
         message = f"{type(error).__name__}: {error}"
         for secret in secrets_of(wanted):
             message = message.replace(secret, SECRET)
-        print(json.dumps({"error": message}))  # nothing was written
-        sys.exit(1)
-    print(json.dumps({"changed": changed}))
+        return {"error": message}
+    return {"changed": changed}
+
+
+def main():
+    answer = apply(json.load(sys.stdin))
+    print(json.dumps(answer))
+    sys.exit(1 if "error" in answer else 0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ set. Each argument asks one thing; the keys of the JSON are the arguments:
     users          the web users' names ([] before the tables exist)
     db             true when the metadata database answers
     jobs=A,B       per job type, whether its newest running job is alive
+    objects        when the schema is current (asked before it), what
+                   airflow_objects.py does with the JSON on standard input:
+                   {"changed": [...]} or {"error": "..."}; null otherwise
 
 Starting the Airflow CLI once per question costs seconds each; this imports
 Airflow once. It calls the functions the CLI commands call (db
@@ -17,6 +20,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 
 
@@ -64,11 +68,25 @@ def jobs(job_types):
     }
 
 
+def objects(schema_current):
+    if not schema_current:
+        return None
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import airflow_objects
+
+    return airflow_objects.apply(json.load(sys.stdin))
+
+
 def main(questions):
     answers = {}
     for question in questions:
         name, _, value = question.partition("=")
-        answers[name] = {"schema": schema, "users": users, "db": db}[name]() if name != "jobs" else jobs(value)
+        if name == "jobs":
+            answers[name] = jobs(value)
+        elif name == "objects":
+            answers[name] = objects(answers.get("schema"))
+        else:
+            answers[name] = {"schema": schema, "users": users, "db": db}[name]()
     print(json.dumps(answers))
 
 
