@@ -1,4 +1,4 @@
-"""bench_fanout: 16 independent tasks, each holding about 10 MiB for 20 seconds.
+"""bench_fanout: 16 independent tasks, each holding about 10 MiB for 10 seconds.
 
 bench/bench.py copies this file into a benchmark host's DAG folder, triggers
 one run and samples the container's memory while it runs. One file for
@@ -14,7 +14,7 @@ except ImportError:
 
 TASKS = 16
 MEBIBYTES = 10
-SECONDS = 20
+SECONDS = 10
 
 
 def hold(mebibytes=MEBIBYTES, seconds=SECONDS):
