@@ -301,15 +301,16 @@ def fan_out(container, timeout):
              "-tAc", "SELECT state FROM dag_run WHERE dag_id = 'bench_fanout' ORDER BY id DESC LIMIT 1"]
     sampler = MemorySampler(container)
     sampler.start()
-    started, state = time.monotonic(), "none"
+    started, state, problem = time.monotonic(), "none", ""
     try:
         airflow_cli(container, "dags", "trigger", "bench_fanout")
         while state not in ("success", "failed"):
             if time.monotonic() - started > timeout:
-                state = f"{state} after {timeout} s"
+                state = f"{state} after {timeout} s{' (psql: ' + problem + ')' if problem else ''}"
                 break
             time.sleep(2)
-            state = docker(*query, check=False).stdout.strip() or state
+            answer = docker(*query, check=False, timeout=60)
+            state, problem = answer.stdout.strip() or state, answer.stderr.strip()
     finally:
         sampler.stopping.set()
         sampler.join()

@@ -47,14 +47,17 @@ def main():
     for name in module.params["names"]:
         rc, out, err = module.run_command([systemctl, "show", "--property=LoadState,ActiveState", name])
         state = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        if rc != 0 or state.get("LoadState") != "loaded":
+        load_state = state.get("LoadState") if rc == 0 else err.strip() or "unknown"
+        if load_state != "loaded":
             # In check mode an earlier task may not have installed it yet.
-            if module.check_mode:
+            if module.check_mode and load_state == "not-found":
                 to_enable.append(name)
                 to_start.append(name)
                 continue
-            module.fail_json(msg="no unit %s on the host (%s)" % (name, (err or out).strip() or state.get("LoadState")))
-        if module.run_command([systemctl, "is-enabled", name])[0] != 0:
+            module.fail_json(msg="no unit %s on the host that can start (systemd says: %s)" % (name, load_state))
+        # What systemd_service counts as enabled: these three it enables again.
+        rc, out, err = module.run_command([systemctl, "is-enabled", name])
+        if rc != 0 or out.strip() in ("enabled-runtime", "indirect", "alias"):
             to_enable.append(name)
         if state.get("ActiveState") not in ("active", "activating"):
             to_start.append(name)

@@ -85,8 +85,9 @@ with open(here / "calls.log", "a") as log:
 verb, name = sys.argv[1], sys.argv[-1]
 unit = state.get(name)
 if verb == "show":
-    print("LoadState=" + ("loaded" if unit else "not-found"))
-    print("ActiveState=" + (unit["active"] if unit else "inactive"))
+    values = {"LoadState": "loaded" if unit else "not-found", "ActiveState": unit["active"] if unit else "inactive"}
+    asked = next(arg for arg in sys.argv if arg.startswith("--property=")).split("=", 1)[1].split(",")
+    print("\n".join(f"{key}={values[key]}" for key in asked))
 elif verb == "is-enabled":
     print(unit["enabled"] if unit else "not-found")
     sys.exit(0 if unit and unit["enabled"] in ("enabled", "static") else 1)
@@ -139,12 +140,19 @@ def test_airflow_units_enables_and_starts_only_what_is_not(tmp_path):
 
     again = run_units(tmp_path, names)
     assert recap(again.stdout, "localhost")["changed"] == 0, again.stdout
+    checked_again = run_units(tmp_path, names, "--check")
+    assert recap(checked_again.stdout, "localhost")["changed"] == 0, checked_again.stdout
+
+    # In check mode a unit that an earlier task would install counts as a change, not a failure.
+    ahead = run_units(tmp_path, [*names, "e.service"], "--check")
+    assert ahead.returncode == 0 and recap(ahead.stdout, "localhost")["changed"] == 1, ahead.stdout
+    assert len(changes(calls)) == 3
 
 
 def test_airflow_units_refuses_an_unknown_unit_before_changing_any(tmp_path):
     units, calls = fake_systemctl(tmp_path, {"a.service": {"enabled": "disabled", "active": "inactive"}})
     result = run_units(tmp_path, ["a.service", "nope.service"])
     assert result.returncode != 0
-    assert "no unit nope.service on the host" in result.stdout
+    assert "no unit nope.service on the host that can start (systemd says: not-found)" in result.stdout
     assert json.loads(units.read_text())["a.service"] == {"enabled": "disabled", "active": "inactive"}
     assert changes(calls) == []

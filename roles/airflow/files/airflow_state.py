@@ -68,23 +68,26 @@ def jobs(job_types):
     }
 
 
-def objects(schema_current):
+def objects(schema_current, wanted):
     if not schema_current:
         return None
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import airflow_objects
 
-    return airflow_objects.apply(json.load(sys.stdin))
+    return airflow_objects.apply(wanted)
 
 
 def main(questions):
+    # Standard input is read before anything else, whatever the schema's
+    # state: a writer blocked on an unread pipe would fail the caller.
+    wanted = json.load(sys.stdin) if "objects" in questions else None
     answers = {}
     for question in questions:
         name, _, value = question.partition("=")
         if name == "jobs":
             answers[name] = jobs(value)
         elif name == "objects":
-            answers[name] = objects(answers.get("schema"))
+            answers[name] = objects(answers.get("schema"), wanted)
         else:
             answers[name] = {"schema": schema, "users": users, "db": db}[name]()
     print(json.dumps(answers))
