@@ -1,35 +1,53 @@
 #!/usr/bin/python
-"""Write several files with given contents in one module run."""
+"""Make several directories, write several files and remove others in one module run."""
 
 DOCUMENTATION = r"""
 module: airflow_files
-short_description: Put several files in place, each with its contents, owner and mode
+short_description: Put several directories and files in place, each with its owner and mode, and remove others
 description:
-  - Writes each file whose contents differ, and sets owner, group and mode,
-    in one run on the host. A C(template) or C(copy) task costs two round
-    trips per file even when nothing changes.
+  - Makes each directory that is missing, writes each file whose contents
+    differ, sets owner, group and mode, and removes the files of O(absent)
+    that exist, in one run on the host. A
+    C(file), C(template) or C(copy) task costs a round trip or two per path
+    even when nothing changes.
   - The contents come from the controller, for example from the
     C(ansible.builtin.template) lookup; secrets do not belong here (the diff
     shows the contents).
-  - A file is replaced atomically; its directory must exist (in check mode it
-    may be one an earlier task would make).
+  - A file is replaced atomically; its directory must exist or be one of
+    O(directories) (in check mode it may be one an earlier task would make).
+    Directories are made first, with their missing parents (mode 0755).
 options:
+  directories:
+    description: The directories, made before the files.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {type: path, required: true, description: The directory.}
+      owner: {type: str, default: root, description: Its owner.}
+      group: {type: str, default: root, description: Its group.}
+      mode: {type: raw, default: "0755", description: Its mode.}
   files:
     description: The files.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       path: {type: path, required: true, description: Where the file goes.}
       content: {type: str, required: true, description: What it holds.}
       owner: {type: str, default: root, description: Its owner.}
       group: {type: str, default: root, description: Its group.}
       mode: {type: raw, default: "0644", description: Its mode.}
+  absent:
+    description: Files or links to remove; a directory there fails.
+    type: list
+    elements: path
+    default: []
 """
 
 RETURN = r"""
 paths:
-  description: The files that were written or had their owner, group or mode set.
+  description: The directories made, the files written or removed, and those whose owner, group or mode was set.
   type: list
   elements: str
   returned: always
@@ -60,27 +78,64 @@ def write(module, path, content):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(files=dict(type="list", elements="dict", required=True, options=dict(
-            path=dict(type="path", required=True),
-            content=dict(type="str", required=True),
-            owner=dict(type="str", default="root"),
-            group=dict(type="str", default="root"),
-            mode=dict(type="raw", default="0644"),
-        ))),
+        argument_spec=dict(
+            directories=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                owner=dict(type="str", default="root"),
+                group=dict(type="str", default="root"),
+                mode=dict(type="raw", default="0755"),
+            )),
+            files=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                content=dict(type="str", required=True),
+                owner=dict(type="str", default="root"),
+                group=dict(type="str", default="root"),
+                mode=dict(type="raw", default="0644"),
+            )),
+            absent=dict(type="list", elements="path", default=[]),
+        ),
         supports_check_mode=True,
     )
-    # Every file is checked before any is written, so a bad one changes nothing.
+    # Every path is checked before any is made or written, so a bad one
+    # changes nothing.
+    made = set()
+    for item in module.params["directories"]:
+        path = item["path"].rstrip("/") or "/"
+        if os.path.lexists(path) and not os.path.isdir(path):
+            module.fail_json(msg="%s exists and is not a directory" % path)
+        made.add(path)
+    for path in module.params["absent"]:
+        if os.path.isdir(path) and not os.path.islink(path):
+            module.fail_json(msg="%s is a directory; only files and links are removed" % path)
     wanted = []
     for item in module.params["files"]:
         path = item["path"]
         before = current_content(module, path)
         directory = os.path.dirname(path)
         # In check mode an earlier task may not have made the directory yet.
-        if before is None and not os.path.isdir(directory) and not module.check_mode:
+        if before is None and not os.path.isdir(directory) and directory not in made and not module.check_mode:
             module.fail_json(msg="cannot write %s: the directory %s does not exist" % (path, directory))
         wanted.append((item, before))
 
     changed_paths, diffs = [], []
+    for item in module.params["directories"]:
+        # A link to a directory (a home on another volume) is that directory.
+        path = os.path.realpath(item["path"])
+        changed = not os.path.lexists(path)
+        if changed and not module.check_mode:
+            # Missing parents as `mkdir -p` makes them; the directory itself
+            # private until its owner and mode are set.
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            os.mkdir(path, 0o700)
+        if changed and module._diff:
+            diffs.append(dict(before_header=path, after_header=path, before={"state": "absent"},
+                              after={"state": "directory"}))
+        if not changed or not module.check_mode:
+            dir_args = module.load_file_common_arguments(
+                dict(path=path, owner=item["owner"], group=item["group"], mode=item["mode"]))
+            changed = module.set_fs_attributes_if_different(dir_args, changed)
+        if changed:
+            changed_paths.append(path)
     for item, before in wanted:
         path, content = item["path"], item["content"]
         changed = before != content
@@ -94,6 +149,14 @@ def main():
                 dict(path=path, owner=item["owner"], group=item["group"], mode=item["mode"]))
             changed = module.set_fs_attributes_if_different(file_args, changed)
         if changed:
+            changed_paths.append(path)
+    for path in module.params["absent"]:
+        if os.path.lexists(path):
+            if not module.check_mode:
+                os.unlink(path)
+            if module._diff:
+                diffs.append(dict(before_header=path, after_header=path, before={"state": "file"},
+                                  after={"state": "absent"}))
             changed_paths.append(path)
     result = dict(changed=bool(changed_paths), paths=changed_paths)
     if module._diff:

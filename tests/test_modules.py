@@ -74,6 +74,56 @@ def test_airflow_files_refuses_what_is_not_a_file_before_writing_any(tmp_path):
     assert f"the directory {tmp_path / 'no-such-dir'} does not exist" in missing.stdout
 
 
+def test_airflow_files_makes_directories_before_their_files_and_removes_files(tmp_path):
+    top, sub = tmp_path / "top", tmp_path / "top" / "sub"
+    task = {"name": "Put the directories and a file", "airflow_files": {
+        "directories": [{"path": str(top), "mode": "0750", "owner": USER, "group": GROUP},
+                        {"path": str(sub), "owner": USER, "group": GROUP}],
+        "files": [{"path": str(sub / "f"), "content": "x\n", "owner": USER, "group": GROUP}]}}
+
+    checked = run_task(tmp_path, task, "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert recap(checked.stdout, "localhost")["changed"] == 1
+    assert not top.exists(), "check mode made a directory"
+
+    first = run_task(tmp_path, task)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert recap(first.stdout, "localhost")["changed"] == 1
+    assert oct(top.stat().st_mode & 0o777) == "0o750"
+    assert oct(sub.stat().st_mode & 0o777) == "0o755"
+    assert (sub / "f").read_text() == "x\n"
+
+    top.chmod(0o755)
+    mended = run_task(tmp_path, task)
+    assert recap(mended.stdout, "localhost")["changed"] == 1
+    assert oct(top.stat().st_mode & 0o777) == "0o750", "a mode changed by hand was not set back"
+    again = run_task(tmp_path, task)
+    assert recap(again.stdout, "localhost")["changed"] == 0
+
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-link").symlink_to(tmp_path / "a-file")
+    removal = {"name": "Remove a file and a link", "airflow_files": {
+        "absent": [str(tmp_path / "a-link"), str(tmp_path / "a-file"), str(tmp_path / "never-there")]}}
+    checked = run_task(tmp_path, removal, "--check")
+    assert recap(checked.stdout, "localhost")["changed"] == 1
+    assert (tmp_path / "a-file").exists(), "check mode removed a file"
+    removed = run_task(tmp_path, removal)
+    assert recap(removed.stdout, "localhost")["changed"] == 1
+    assert not (tmp_path / "a-file").exists() and not (tmp_path / "a-link").is_symlink()
+    assert recap(run_task(tmp_path, removal).stdout, "localhost")["changed"] == 0
+    kept = run_task(tmp_path, {"name": "Remove a directory", "airflow_files": {"absent": [str(top)]}})
+    assert kept.returncode != 0 and f"{top} is a directory" in kept.stdout
+    assert top.is_dir()
+
+    (tmp_path / "a-file").write_text("")
+    refused = run_task(tmp_path, {"name": "Put a directory where a file is", "airflow_files": {
+        "directories": [{"path": str(tmp_path / "new"), "owner": USER, "group": GROUP},
+                        {"path": str(tmp_path / "a-file"), "owner": USER, "group": GROUP}]}})
+    assert refused.returncode != 0
+    assert f"{tmp_path / 'a-file'} exists and is not a directory" in refused.stdout
+    assert not (tmp_path / "new").exists(), "a directory was made although another one was refused"
+
+
 # systemctl as far as airflow_units uses it, its units' state in a JSON file;
 # every call is logged, so a test sees what the module asked for.
 FAKE_SYSTEMCTL = r'''#!/usr/bin/env python3
