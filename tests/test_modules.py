@@ -206,3 +206,52 @@ def test_airflow_units_refuses_an_unknown_unit_before_changing_any(tmp_path):
     assert "no unit nope.service on the host that can start (systemd says: not-found)" in result.stdout
     assert json.loads(units.read_text())["a.service"] == {"enabled": "disabled", "active": "inactive"}
     assert changes(calls) == []
+
+
+def fake_program(path, output):
+    """An executable at PATH that prints OUTPUT."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{output}'\n")
+    path.chmod(0o755)
+
+
+def look_at_host(tmp_path, **options):
+    """The airflow role's airflow_host module run once with OPTIONS, in check mode; its result."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LIBRARY=f"{ROOT / 'roles/airflow/library'}:{ROOT / 'library'}", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
+    run = subprocess.run([str(BIN / "ansible"), "localhost", "--check", "--one-line", "-m", "airflow_host",
+                          "-a", json.dumps(options)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout.split("=>", 1)[1])
+    assert result["changed"] is False
+    return result
+
+
+def test_airflow_host_reports_python_release_uv_and_files(tmp_path):
+    install = tmp_path / "opt"
+    fake_program(install / "venv-2.5.1" / "bin" / "python", "2.5.1")
+    (install / "venv-2.10.5").mkdir()
+    (install / "venv-notes").write_text("a file, not a release")
+    (install / "venv").symlink_to(install / "venv-2.5.1")
+    (install / "venv-latest").symlink_to(install / "venv-2.5.1")
+    fake_program(install / "uv" / "bin" / "uv", "uv 0.13.9 (x86_64-unknown-linux-gnu)")
+    (tmp_path / "airflow.cfg").write_text("")
+
+    host = look_at_host(tmp_path, python="/usr/bin/python3", virtualenv=str(install / "venv"),
+                        uv=str(install / "uv" / "bin" / "uv"),
+                        paths=[str(tmp_path / "airflow.cfg"), str(install / "venv-3.3.2" / "bin" / "python")])
+    version = subprocess.run(["/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert (host["python_version"], host["python_error"]) == (version, "")
+    assert host["installed_version"] == "2.5.1"
+    assert host["virtualenv_is_dir"] is False
+    assert host["uv_version"] == "0.13.9"
+    assert host["exists"] == {str(tmp_path / "airflow.cfg"): True, str(install / "venv-3.3.2" / "bin" / "python"): False}
+    assert sorted(r["path"] for r in host["releases"]) == [str(install / "venv-2.10.5"), str(install / "venv-2.5.1")]
+
+    # A host set up before versioned virtualenvs, with no uv and a Python that is not there.
+    (install / "venv").unlink()
+    (install / "venv").mkdir()
+    host = look_at_host(tmp_path, python=str(tmp_path / "no-python"), virtualenv=str(install / "venv"))
+    assert host["python_version"] == "" and "No such file" in host["python_error"]
+    assert (host["installed_version"], host["virtualenv_is_dir"], host["uv_version"]) == ("", True, "")
