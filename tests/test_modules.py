@@ -236,22 +236,35 @@ def test_airflow_host_reports_python_release_uv_and_files(tmp_path):
     (install / "venv-latest").symlink_to(install / "venv-2.5.1")
     fake_program(install / "uv" / "bin" / "uv", "uv 0.13.9 (x86_64-unknown-linux-gnu)")
     (tmp_path / "airflow.cfg").write_text("")
+    (tmp_path / ".bashrc").write_text("# mine\n# BEGIN\nexport A=1\n# END\nalias x=y\n")
+    (tmp_path / ".bashrc").chmod(0o644)
+    block = {"path": str(tmp_path / ".bashrc"), "text": "# BEGIN\nexport A=1\n# END", "owner": USER, "group": GROUP,
+             "mode": "0644"}
 
     host = look_at_host(tmp_path, python="/usr/bin/python3", virtualenv=str(install / "venv"),
-                        uv=str(install / "uv" / "bin" / "uv"),
-                        paths=[str(tmp_path / "airflow.cfg"), str(install / "venv-3.3.2" / "bin" / "python")])
+                        uv=str(install / "uv" / "bin" / "uv"), user=USER, group=GROUP,
+                        paths=[str(tmp_path / "airflow.cfg"), str(install / "venv-3.3.2" / "bin" / "python")],
+                        texts=[block, dict(block, text="# BEGIN\nexport A=2\n# END"), dict(block, mode="0600"),
+                               dict(block, path=str(tmp_path / "no-bashrc"))])
     version = subprocess.run(["/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert (host["python_version"], host["python_error"]) == (version, "")
     assert host["installed_version"] == "2.5.1"
     assert host["virtualenv_is_dir"] is False
+    assert host["virtualenv_link"] == {"target": str(install / "venv-2.5.1"), "owner": USER, "group": GROUP}
+    me = pwd.getpwuid(os.getuid())
+    assert host["user"] == {"home": me.pw_dir, "shell": me.pw_shell, "group": grp.getgrgid(me.pw_gid).gr_name}
+    assert host["group_exists"] is True
     assert host["uv_version"] == "0.13.9"
+    assert host["texts_present"] == [True, False, False, False]
     assert host["exists"] == {str(tmp_path / "airflow.cfg"): True, str(install / "venv-3.3.2" / "bin" / "python"): False}
     assert sorted(r["path"] for r in host["releases"]) == [str(install / "venv-2.10.5"), str(install / "venv-2.5.1")]
 
     # A host set up before versioned virtualenvs, with no uv and a Python that is not there.
     (install / "venv").unlink()
     (install / "venv").mkdir()
-    host = look_at_host(tmp_path, python=str(tmp_path / "no-python"), virtualenv=str(install / "venv"))
+    host = look_at_host(tmp_path, python=str(tmp_path / "no-python"), virtualenv=str(install / "venv"),
+                        user="no-such-user", group="no-such-group")
     assert host["python_version"] == "" and "No such file" in host["python_error"]
+    assert (host["virtualenv_link"], host["user"], host["group_exists"]) == ({}, {}, False)
     assert (host["installed_version"], host["virtualenv_is_dir"], host["uv_version"]) == ("", True, "")
