@@ -3,6 +3,9 @@
 Run with the Airflow virtualenv's Python, as the Airflow user, AIRFLOW_HOME
 set. Each argument asks one thing; the keys of the JSON are the arguments:
 
+    health=URL     the JSON of the web server's health endpoint at URL, or null
+                   while it does not answer: then nothing more is asked, and
+                   Airflow is not started
     schema         true when the database schema is at the installed release
                    (false also when the database cannot be read)
     users          the web users' names ([] before the tables exist)
@@ -32,6 +35,16 @@ def quietly(function, *args):
         except (Exception, SystemExit):  # a failed check is an answer, not an error
             return False
     return True
+
+
+def health(url):
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.load(response)
+    except (OSError, ValueError):  # not listening yet, or not the JSON yet
+        return None
 
 
 def schema():
@@ -84,7 +97,11 @@ def main(questions):
     answers = {}
     for question in questions:
         name, _, value = question.partition("=")
-        if name == "jobs":
+        if name == "health":
+            answers[name] = health(value)
+            if answers[name] is None:
+                break
+        elif name == "jobs":
             answers[name] = jobs(value)
         elif name == "objects":
             answers[name] = objects(answers.get("schema"), wanted)
