@@ -1,9 +1,13 @@
-"""The project's shared modules (library/), run by ansible-playbook on the controller."""
+"""The project's modules (library/, and the airflow role's airflow_host) run by Ansible on the controller, and
+the state probe's health questions."""
 import grp
+import http.server
 import json
 import os
 import pwd
 import subprocess
+import sys
+import threading
 
 import yaml
 
@@ -268,3 +272,42 @@ def test_airflow_host_reports_python_release_uv_and_files(tmp_path):
     assert host["python_version"] == "" and "No such file" in host["python_error"]
     assert (host["virtualenv_link"], host["user"], host["group_exists"]) == ({}, {}, False)
     assert (host["installed_version"], host["virtualenv_is_dir"], host["uv_version"]) == ("", True, "")
+
+
+def ask_probe(*questions):
+    """The airflow role's state probe, run with this Python (no Airflow needed for health); its JSON answer."""
+    run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), *questions],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_state_probe_stops_at_an_unhealthy_web_server():
+    body = {}
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/health"
+    blocks = "unhealthy=metadatabase,scheduler,triggerer"
+    try:
+        # Each "db" question below would need Airflow: an answer without "db" shows the probe stopped first.
+        body.update(metadatabase={"status": "healthy"}, scheduler={"status": "unhealthy"}, triggerer=None)
+        assert ask_probe(f"health={url}", blocks, "db") == {"health": body, "unhealthy": ["scheduler", "triggerer"]}
+        body.update(scheduler={"status": "healthy"})
+        del body["triggerer"]
+        assert ask_probe(f"health={url}", blocks)["unhealthy"] == []
+        del body["metadatabase"]
+        assert ask_probe(f"health={url}", blocks)["unhealthy"] == ["metadatabase"]
+    finally:
+        server.shutdown()
+    closed = f"http://127.0.0.1:{server.server_port}/health"
+    assert ask_probe(f"health={closed}", blocks, "db") == {"health": None, "unhealthy": ["web server"]}

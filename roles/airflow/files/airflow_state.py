@@ -4,8 +4,11 @@ Run with the Airflow virtualenv's Python, as the Airflow user, AIRFLOW_HOME
 set. Each argument asks one thing; the keys of the JSON are the arguments:
 
     health=URL     the JSON of the web server's health endpoint at URL, or null
-                   while it does not answer: then nothing more is asked, and
-                   Airflow is not started
+                   while it does not answer
+    unhealthy=A,B  after health: those of the blocks A, B... that the JSON
+                   names (metadatabase always) and not as healthy, or
+                   ["web server"] while it does not answer; when any is,
+                   nothing more is asked and Airflow is not started
     schema         true when the database schema is at the installed release
                    (false also when the database cannot be read)
     users          the web users' names ([] before the tables exist)
@@ -38,13 +41,24 @@ def quietly(function, *args):
 
 
 def health(url):
+    import http.client
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return json.load(response)
-    except (OSError, ValueError):  # not listening yet, or not the JSON yet
+    except (OSError, ValueError, http.client.HTTPException):  # not up yet, or not the JSON yet
         return None
+
+
+def unhealthy(blocks, reported):
+    # A block the JSON does not name is skipped (Airflow 2 names no
+    # dag_processor); a null one is a component that never ran, not healthy.
+    if reported is None:
+        return ["web server"]
+    return [block for block in blocks.split(",")
+            if (block == "metadatabase" or block in reported)
+            and (reported.get(block) or {}).get("status") != "healthy"]
 
 
 def schema():
@@ -99,7 +113,9 @@ def main(questions):
         name, _, value = question.partition("=")
         if name == "health":
             answers[name] = health(value)
-            if answers[name] is None:
+        elif name == "unhealthy":
+            answers[name] = unhealthy(value, answers.get("health"))
+            if answers[name]:
                 break
         elif name == "jobs":
             answers[name] = jobs(value)
