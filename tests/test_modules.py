@@ -17,14 +17,19 @@ USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
+def ansible(tmp_path, program, *args, **env):
+    """An Ansible PROGRAM run in TMP_PATH with the project's ansible.cfg; ENV added to the environment."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CACHE_PLUGIN="memory", **env)
+    return subprocess.run([str(BIN / program), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+
+
 def run_task(tmp_path, task, *args, **env):
     """TASK alone on localhost, its module found through the project's ansible.cfg; ENV added to the environment."""
     playbook = tmp_path / "task.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CACHE_PLUGIN="memory", **env)
-    return subprocess.run([str(BIN / "ansible-playbook"), *args, str(playbook)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    return ansible(tmp_path, "ansible-playbook", *args, str(playbook), **env)
 
 
 def put_files(tmp_path, files, *args):
@@ -221,10 +226,8 @@ def fake_program(path, output):
 
 def look_at_host(tmp_path, **options):
     """The airflow role's airflow_host module run once with OPTIONS, in check mode; its result."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LIBRARY=f"{ROOT / 'roles/airflow/library'}:{ROOT / 'library'}", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
-    run = subprocess.run([str(BIN / "ansible"), "localhost", "--check", "--one-line", "-m", "airflow_host",
-                          "-a", json.dumps(options)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    run = ansible(tmp_path, "ansible", "localhost", "--check", "--one-line", "-m", "airflow_host", "-a", json.dumps(options),
+                  ANSIBLE_LIBRARY=f"{ROOT / 'roles/airflow/library'}:{ROOT / 'library'}", ANSIBLE_LOAD_CALLBACK_PLUGINS="0")
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout.split("=>", 1)[1])
     assert result["changed"] is False
