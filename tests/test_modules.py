@@ -285,7 +285,7 @@ def ask_probe(*questions):
     return json.loads(run.stdout)
 
 
-def test_state_probe_stops_at_an_unhealthy_web_server():
+def test_state_probe_stops_at_an_unhealthy_web_server_and_trusts_a_healthy_one():
     body = {}
 
     class Health(http.server.BaseHTTPRequestHandler):
@@ -308,9 +308,71 @@ def test_state_probe_stops_at_an_unhealthy_web_server():
         body.update(scheduler={"status": "healthy"})
         del body["triggerer"]
         assert ask_probe(f"health={url}", blocks)["unhealthy"] == []
+        # Healthy blocks answer the database and the jobs they report without Airflow...
+        answer = ask_probe(f"health={url}", blocks, "db", "jobs=SchedulerJob:scheduler")
+        assert (answer["unhealthy"], answer["db"], answer["jobs"]) == ([], True, {"SchedulerJob": True})
+        # ...a job type whose block the JSON does not name needs Airflow (not installed here).
+        run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), f"health={url}",
+                              blocks, "db", "jobs=SchedulerJob:scheduler,TriggererJob:triggerer"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert run.returncode != 0 and "No module named 'airflow'" in run.stderr
         del body["metadatabase"]
         assert ask_probe(f"health={url}", blocks)["unhealthy"] == ["metadatabase"]
     finally:
         server.shutdown()
     closed = f"http://127.0.0.1:{server.server_port}/health"
     assert ask_probe(f"health={closed}", blocks, "db") == {"health": None, "unhealthy": ["web server"]}
+
+
+FAKE_AIRFLOW = {
+    "sqlalchemy/__init__.py": "def text(statement):\n    return statement\n",
+    "airflow/__init__.py": "__version__ = {version!r}\n",
+    "airflow/utils/__init__.py": "",
+    "airflow/utils/db.py": "_REVISION_HEADS_MAP = {{'2.10.0': 'aaa', '2.10.3': 'bbb', '3.0.0': 'ccc'}}\n",
+    # The table's rows come from the environment: no database, no SQLAlchemy.
+    "airflow/utils/session.py": """
+import contextlib, os
+class Session:
+    def execute(self, statement):
+        assert 'alembic_version' in str(statement)
+        return [(head,) for head in os.environ['HEADS'].split()]
+@contextlib.contextmanager
+def create_session():
+    yield Session()
+""",
+    "airflow/cli/__init__.py": "",
+    "airflow/cli/commands/__init__.py": "",
+    # Airflow's own check, which reads the migration scripts: it says the
+    # schema is behind and leaves a trace that it was asked.
+    "airflow/cli/commands/db_command.py": """
+import os
+def check_migrations(args):
+    open(os.environ['ASKED'], 'w').close()
+    raise TimeoutError('There are still unapplied migrations')
+""",
+}
+
+
+def test_state_probe_reads_the_schema_head_from_airflows_table_of_releases(tmp_path):
+    def schema(version, heads):
+        for name, text in FAKE_AIRFLOW.items():
+            path = tmp_path / version / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text.format(version=version))
+        asked = tmp_path / "asked"
+        asked.unlink(missing_ok=True)
+        run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), "schema"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, PYTHONPATH=str(tmp_path / version), HEADS=heads, ASKED=str(asked)))
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)["schema"], asked.exists()
+
+    # The release's own entry, and a release that added no migration (the newest before it).
+    assert schema("2.10.3", "bbb") == (True, False)
+    assert schema("2.10.5", "bbb") == (True, False)
+    # Anything else is Airflow's check to answer: a schema behind, one with two heads, none at all.
+    assert schema("2.10.5", "aaa") == (False, True)
+    assert schema("3.0.6", "bbb") == (False, True)
+    assert schema("3.0.6", "ccc x") == (False, True)
+    assert schema("3.0.6", "") == (False, True)
+    assert schema("1.10.15", "") == (False, True)

@@ -12,15 +12,19 @@ set. Each argument asks one thing; the keys of the JSON are the arguments:
     schema         true when the database schema is at the installed release
                    (false also when the database cannot be read)
     users          the web users' names ([] before the tables exist)
-    db             true when the metadata database answers
-    jobs=A,B       per job type, whether its newest running job is alive
+    db             true when the metadata database answers (after health: true
+                   when the JSON reports metadatabase healthy)
+    jobs=A,B:b     per job type, whether its newest running job is alive; for
+                   a type given with a block (SchedulerJob:scheduler), after
+                   health, true when the JSON reports that block healthy
     objects        when the schema is current (asked before it), what
                    airflow_objects.py does with the JSON on standard input:
                    {"changed": [...]} or {"error": "..."}; null otherwise
 
 Starting the Airflow CLI once per question costs seconds each; this imports
-Airflow once. It calls the functions the CLI commands call (db
-check-migrations, jobs check), so the answers are the CLI's.
+Airflow once, and not at all when the health JSON answers every question.
+It calls the functions the CLI commands call (db check-migrations, jobs
+check), so the answers are the CLI's.
 """
 import argparse
 import contextlib
@@ -61,7 +65,39 @@ def unhealthy(blocks, reported):
             and (reported.get(block) or {}).get("status") != "healthy"]
 
 
+def release_head():
+    """The schema revision of the installed release in Airflow's own table of
+    releases and revisions, or None: a release missing there added no
+    migration and has the head of the newest release before it, the rule
+    Airflow's `db migrate --to-version` follows."""
+    from packaging.version import Version
+
+    import airflow
+    from airflow.utils import db as airflow_db
+
+    heads = getattr(airflow_db, "_REVISION_HEADS_MAP", None) or getattr(airflow_db, "REVISION_HEADS_MAP", None) or {}
+    installed = Version(airflow.__version__)
+    earlier = [release for release in heads if Version(release) <= installed]
+    return heads[max(earlier, key=Version)] if earlier else None
+
+
+def database_heads():
+    from sqlalchemy import text
+
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            return {row[0] for row in session.execute(text("SELECT version_num FROM alembic_version"))}
+    except Exception:  # no schema yet
+        return set()
+
+
 def schema():
+    # Reading the migration scripts for their head costs most of a second;
+    # the table answers the usual case. Anything else asks Airflow's check.
+    if database_heads() == {release_head()}:
+        return True
     from airflow.cli.commands import db_command
 
     return quietly(db_command.check_migrations, argparse.Namespace(migration_wait_timeout=1))
@@ -79,20 +115,33 @@ def users():
         return []
 
 
-def db():
+def healthy(reported, block):
+    """Whether the health JSON REPORTED names BLOCK as healthy (the web server asked the database for it)."""
+    return ((reported or {}).get(block) or {}).get("status") == "healthy"
+
+
+def db(reported):
+    if healthy(reported, "metadatabase"):
+        return True
     from airflow.utils import db as airflow_db
 
     return quietly(airflow_db.check)
 
 
-def jobs(job_types):
+def job_alive(job_type, block, reported):
+    # The health JSON applies the same rule as `airflow jobs check`: the
+    # newest running job of the type, its heartbeat recent.
+    if block and healthy(reported, block):
+        return True
     from airflow.cli.commands import jobs_command
 
-    return {
-        job_type: quietly(jobs_command.check, argparse.Namespace(
-            job_type=job_type, hostname=None, local=False, limit=1, allow_multiple=False))
-        for job_type in job_types.split(",")
-    }
+    return quietly(jobs_command.check, argparse.Namespace(
+        job_type=job_type, hostname=None, local=False, limit=1, allow_multiple=False))
+
+
+def jobs(job_types, reported):
+    return {job_type: job_alive(job_type, block, reported)
+            for job_type, _, block in (item.partition(":") for item in job_types.split(","))}
 
 
 def objects(schema_current, wanted):
@@ -118,11 +167,13 @@ def main(questions):
             if answers[name]:
                 break
         elif name == "jobs":
-            answers[name] = jobs(value)
+            answers[name] = jobs(value, answers.get("health"))
+        elif name == "db":
+            answers[name] = db(answers.get("health"))
         elif name == "objects":
             answers[name] = objects(answers.get("schema"), wanted)
         else:
-            answers[name] = {"schema": schema, "users": users, "db": db}[name]()
+            answers[name] = {"schema": schema, "users": users}[name]()
     print(json.dumps(answers))
 
 
