@@ -328,7 +328,16 @@ FAKE_AIRFLOW = {
     "sqlalchemy/__init__.py": "def text(statement):\n    return statement\n",
     "airflow/__init__.py": "__version__ = {version!r}\n",
     "airflow/utils/__init__.py": "",
-    "airflow/utils/db.py": "_REVISION_HEADS_MAP = {{'2.10.0': 'aaa', '2.10.3': 'bbb', '3.0.0': 'ccc'}}\n",
+    # The table's name before 2.6; from 3.0 the schemas beside Airflow's own.
+    "airflow/utils/db.py": """
+import os
+{heads_name} = {{'2.5.0': 'x25', '2.10.0': 'aaa', '2.10.3': 'bbb', '3.0.0': 'ccc'}}
+if os.environ['OTHERS']:
+    class RunDBManager:
+        def check_migration(self, session):
+            return os.environ['OTHERS'] == 'current'
+""",
+    "airflow/settings.py": "class Session:\n    def close(self):\n        pass\n",
     # The table's rows come from the environment: no database, no SQLAlchemy.
     "airflow/utils/session.py": """
 import contextlib, os
@@ -354,25 +363,30 @@ def check_migrations(args):
 
 
 def test_state_probe_reads_the_schema_head_from_airflows_table_of_releases(tmp_path):
-    def schema(version, heads):
+    def schema(version, heads, others=""):
+        heads_name = "REVISION_HEADS_MAP" if version.startswith("2.5") else "_REVISION_HEADS_MAP"
         for name, text in FAKE_AIRFLOW.items():
             path = tmp_path / version / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text.format(version=version))
+            path.write_text(text.format(version=version, heads_name=heads_name))
         asked = tmp_path / "asked"
         asked.unlink(missing_ok=True)
         run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), "schema"],
                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                             env=dict(os.environ, PYTHONPATH=str(tmp_path / version), HEADS=heads, ASKED=str(asked)))
+                             env=dict(os.environ, PYTHONPATH=str(tmp_path / version), HEADS=heads, ASKED=str(asked),
+                                      OTHERS=others))
         assert run.returncode == 0, run.stderr
         return json.loads(run.stdout)["schema"], asked.exists()
 
     # The release's own entry, and a release that added no migration (the newest before it).
+    assert schema("2.5.1", "x25") == (True, False)
     assert schema("2.10.3", "bbb") == (True, False)
     assert schema("2.10.5", "bbb") == (True, False)
+    assert schema("3.0.6", "ccc", others="current") == (True, False)
     # Anything else is Airflow's check to answer: a schema behind, one with two heads, none at all.
     assert schema("2.10.5", "aaa") == (False, True)
     assert schema("3.0.6", "bbb") == (False, True)
+    assert schema("3.0.6", "ccc", others="behind") == (False, True)
     assert schema("3.0.6", "ccc x") == (False, True)
     assert schema("3.0.6", "") == (False, True)
     assert schema("1.10.15", "") == (False, True)
