@@ -76,7 +76,8 @@ def release_head():
         import airflow
         from airflow.utils import db as airflow_db
 
-        heads = getattr(airflow_db, "_REVISION_HEADS_MAP", None) or getattr(airflow_db, "REVISION_HEADS_MAP", None) or {}
+        # Named REVISION_HEADS_MAP before 2.6.
+        heads = getattr(airflow_db, "_REVISION_HEADS_MAP", None) or getattr(airflow_db, "REVISION_HEADS_MAP", {})
         installed = Version(airflow.__version__)
         earlier = [release for release in heads if Version(release) <= installed]
         return heads[max(earlier, key=Version)] if earlier else None
@@ -102,22 +103,23 @@ def other_schemas_current():
         session.close()
 
 
-def database_heads():
+def first_column(query):
+    """The first column of QUERY's rows, or [] while its table does not exist."""
     from sqlalchemy import text
 
     from airflow.utils.session import create_session
 
     try:
         with create_session() as session:
-            return {row[0] for row in session.execute(text("SELECT version_num FROM alembic_version"))}
-    except Exception:  # no schema yet
-        return set()
+            return [row[0] for row in session.execute(text(query))]
+    except Exception:  # no schema (or no FAB tables) yet
+        return []
 
 
 def schema():
     # Reading the migration scripts for their head costs most of a second;
     # the table answers the usual case. Anything else asks Airflow's check.
-    if database_heads() == {release_head()} and other_schemas_current():
+    if set(first_column("SELECT version_num FROM alembic_version")) == {release_head()} and other_schemas_current():
         return True
     from airflow.cli.commands import db_command
 
@@ -125,15 +127,7 @@ def schema():
 
 
 def users():
-    from sqlalchemy import text
-
-    from airflow.utils.session import create_session
-
-    try:
-        with create_session() as session:
-            return sorted(row[0] for row in session.execute(text("SELECT username FROM ab_user")))
-    except Exception:  # no FAB tables yet
-        return []
+    return sorted(first_column("SELECT username FROM ab_user"))
 
 
 def healthy(reported, block):
