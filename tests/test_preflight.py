@@ -44,6 +44,24 @@ def test_good_input_passes_the_checks():
     assert recap(result.stdout, "preflight")["failed"] == 0
 
 
+# `-e name=value` gives every value as a string: the checks read them as numbers.
+NUMBERS_AS_STRINGS = ["airflow_keep_versions=2", "airflow_worker_concurrency=8", "airflow_worker_stop_timeout=600",
+                      "airflow_backup_keep_days=7", "airflow_tls_enabled=true", "airflow_tls_port=8443",
+                      "airflow_tls_http_port=8080", "airflow_service_health_timeout=60", "airflow_webserver_workers=0"]
+
+
+def test_numbers_given_as_name_value_pairs_pass_the_checks():
+    result = run_site({}, "--tags", "preflight", *(arg for pair in NUMBERS_AS_STRINGS for arg in ("-e", pair)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result.stdout, "preflight")["failed"] == 0
+
+
+def test_a_number_given_as_a_name_value_pair_is_checked_as_a_number():
+    result = run_site({}, "--tags", "preflight", "-e", "airflow_keep_versions=0")
+    assert result.returncode != 0
+    assert "airflow_keep_versions must be 1 or more (the active release counts); got 0." in one_line(result.stdout)
+
+
 BAD_INPUTS = [
     ({"airflow_version": "2.5"}, "airflow_version must be X.Y.Z"),
     ({"airflow_version": "latest"}, "airflow_version must be X.Y.Z"),
