@@ -339,10 +339,20 @@ if os.environ['OTHERS']:
 """,
     "airflow/settings.py": "class Session:\n    def close(self):\n        pass\n",
     # The table's rows come from the environment: no database, no SQLAlchemy.
+    # DB_DOWN: the driver's message when the database does not answer, which
+    # SQLAlchemy wraps (orig) in a message of several lines.
     "airflow/utils/session.py": """
 import contextlib, os
+class OperationalError(Exception):
+    def __init__(self, orig):
+        super().__init__('(psycopg2.OperationalError) ' + orig + '\\n(Background on this error at: sqlalche.me)')
+        self.orig = orig
 class Session:
     def execute(self, statement):
+        if os.environ.get('DB_DOWN'):
+            raise OperationalError(os.environ['DB_DOWN'])
+        if statement == 'SELECT 1':
+            return [(1,)]
         assert 'alembic_version' in str(statement)
         return [(head,) for head in os.environ['HEADS'].split()]
 @contextlib.contextmanager
@@ -362,21 +372,28 @@ def check_migrations(args):
 }
 
 
+def ask_fake_airflow(tmp_path, version, questions, heads="", others="", db_down=""):
+    """The probe's answers on FAKE_AIRFLOW of VERSION, and whether Airflow's own schema check was asked."""
+    heads_name = "REVISION_HEADS_MAP" if version.startswith("2.5") else "_REVISION_HEADS_MAP"
+    for name, text in FAKE_AIRFLOW.items():
+        path = tmp_path / version / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.format(version=version, heads_name=heads_name))
+    asked = tmp_path / "asked"
+    asked.unlink(missing_ok=True)
+    run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), *questions],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path / version), HEADS=heads, ASKED=str(asked),
+                                  OTHERS=others, DB_DOWN=db_down))
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout), asked.exists()
+
+
 def test_state_probe_reads_the_schema_head_from_airflows_table_of_releases(tmp_path):
     def schema(version, heads, others=""):
-        heads_name = "REVISION_HEADS_MAP" if version.startswith("2.5") else "_REVISION_HEADS_MAP"
-        for name, text in FAKE_AIRFLOW.items():
-            path = tmp_path / version / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text.format(version=version, heads_name=heads_name))
-        asked = tmp_path / "asked"
-        asked.unlink(missing_ok=True)
-        run = subprocess.run([sys.executable, str(ROOT / "roles/airflow/files/airflow_state.py"), "schema"],
-                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                             env=dict(os.environ, PYTHONPATH=str(tmp_path / version), HEADS=heads, ASKED=str(asked),
-                                      OTHERS=others))
-        assert run.returncode == 0, run.stderr
-        return json.loads(run.stdout)["schema"], asked.exists()
+        answers, asked = ask_fake_airflow(tmp_path, version, ["schema"], heads=heads, others=others)
+        assert answers["database_error"] is None, answers
+        return answers["schema"], asked
 
     # The release's own entry, and a release that added no migration (the newest before it).
     assert schema("2.5.1", "x25") == (True, False)
@@ -390,3 +407,10 @@ def test_state_probe_reads_the_schema_head_from_airflows_table_of_releases(tmp_p
     assert schema("3.0.6", "ccc x") == (False, True)
     assert schema("3.0.6", "") == (False, True)
     assert schema("1.10.15", "") == (False, True)
+
+
+def test_state_probe_says_why_the_database_does_not_answer_and_asks_nothing_more(tmp_path):
+    refused = 'connection to server at "db.example" (192.0.2.1), port 5433 failed: Connection refused'
+    answers, asked = ask_fake_airflow(tmp_path, "2.5.1", ["schema", "users"], heads="x25",
+                                      db_down=refused + "\n\tIs the server running on that host?")
+    assert answers == {"database_error": refused} and not asked

@@ -9,8 +9,10 @@ set. Each argument asks one thing; the keys of the JSON are the arguments:
                    names (metadatabase always) and not as healthy, or
                    ["web server"] while it does not answer; when any is,
                    nothing more is asked and Airflow is not started
-    schema         true when the database schema is at the installed release
-                   (false also when the database cannot be read)
+    schema         true when the database schema is at the installed release;
+                   database_error is null then, or, when the database does
+                   not answer, why not (one line, no secret) and nothing
+                   more is asked
     users          the web users' names ([] before the tables exist)
     db             true when the metadata database answers (after health: true
                    when the JSON reports metadatabase healthy)
@@ -116,6 +118,22 @@ def first_column(query):
         return []
 
 
+def database_error():
+    """None when the metadata database answers; else the first line of why not."""
+    from sqlalchemy import text
+
+    from airflow.utils.session import create_session
+
+    try:
+        with create_session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # refused, no such host or database, a wrong password
+        # The driver's message (error.orig) names the host and the user, never the password.
+        reason = str(getattr(error, "orig", None) or error).strip()
+        return reason.splitlines()[0] if reason else type(error).__name__
+    return None
+
+
 def schema():
     # Reading the migration scripts for their head costs most of a second;
     # the table answers the usual case. Anything else asks Airflow's check.
@@ -187,8 +205,15 @@ def main(questions):
             answers[name] = db(answers.get("health"))
         elif name == "objects":
             answers[name] = objects(answers.get("schema"), wanted)
+        elif name == "schema":
+            answers["database_error"] = database_error()
+            if answers["database_error"]:
+                break
+            answers[name] = schema()
+        elif name == "users":
+            answers[name] = users()
         else:
-            answers[name] = {"schema": schema, "users": users}[name]()
+            raise SystemExit(f"unknown question: {question}")
     print(json.dumps(answers))
 
 
