@@ -410,7 +410,9 @@ def test_state_probe_reads_the_schema_head_from_airflows_table_of_releases(tmp_p
 
 
 def test_state_probe_says_why_the_database_does_not_answer_and_asks_nothing_more(tmp_path):
-    refused = 'connection to server at "db.example" (192.0.2.1), port 5433 failed: Connection refused'
+    # A line per address the host name resolves to, each with an indented hint.
+    refused = 'connection to server at "localhost" (::1), port 5433 failed: Connection refused'
+    password = 'connection to server at "localhost" (127.0.0.1), port 5433 failed: FATAL:  password authentication failed'
     answers, asked = ask_fake_airflow(tmp_path, "2.5.1", ["schema", "users"], heads="x25",
-                                      db_down=refused + "\n\tIs the server running on that host?")
-    assert answers == {"database_error": refused} and not asked
+                                      db_down=f"{refused}\n\tIs the server running on that host?\n{password}\n")
+    assert answers == {"database_error": f"{refused}; {password}"} and not asked

@@ -47,7 +47,7 @@ def test_good_input_passes_the_checks():
 # `-e name=value` gives every value as a string: the checks read them as numbers.
 NUMBERS_AS_STRINGS = ["airflow_keep_versions=2", "airflow_worker_concurrency=8", "airflow_worker_stop_timeout=600",
                       "airflow_backup_keep_days=7", "airflow_tls_enabled=true", "airflow_tls_port=8443",
-                      "airflow_tls_http_port=8080", "airflow_service_health_timeout=60", "airflow_webserver_workers=0"]
+                      "airflow_tls_http_port=8081"]
 
 
 def test_numbers_given_as_name_value_pairs_pass_the_checks():
@@ -56,10 +56,15 @@ def test_numbers_given_as_name_value_pairs_pass_the_checks():
     assert recap(result.stdout, "preflight")["failed"] == 0
 
 
-def test_a_number_given_as_a_name_value_pair_is_checked_as_a_number():
-    result = run_site({}, "--tags", "preflight", "-e", "airflow_keep_versions=0")
+@pytest.mark.parametrize("pairs, message", [
+    (["airflow_keep_versions=0"], "airflow_keep_versions must be 1 or more (the active release counts); got 0."),
+    # Text "80" against the default number 80.
+    (["airflow_tls_enabled=true", "airflow_tls_port=80"], "airflow_tls_port and airflow_tls_http_port must differ; both are 80."),
+], ids=["keep_versions", "tls_ports"])
+def test_a_number_given_as_a_name_value_pair_is_checked_as_a_number(pairs, message):
+    result = run_site({}, "--tags", "preflight", *(arg for pair in pairs for arg in ("-e", pair)))
     assert result.returncode != 0
-    assert "airflow_keep_versions must be 1 or more (the active release counts); got 0." in one_line(result.stdout)
+    assert message in one_line(result.stdout)
 
 
 BAD_INPUTS = [

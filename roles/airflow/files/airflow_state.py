@@ -119,7 +119,7 @@ def first_column(query):
 
 
 def database_error():
-    """None when the metadata database answers; else the first line of why not."""
+    """None when the metadata database answers; else why not, on one line."""
     from sqlalchemy import text
 
     from airflow.utils.session import create_session
@@ -128,9 +128,13 @@ def database_error():
         with create_session() as session:
             session.execute(text("SELECT 1"))
     except Exception as error:  # refused, no such host or database, a wrong password
-        # The driver's message (error.orig) names the host and the user, never the password.
-        reason = str(getattr(error, "orig", None) or error).strip()
-        return reason.splitlines()[0] if reason else type(error).__name__
+        # The driver's message (error.orig) names the host, the port and at
+        # times the user, never the password: a line per address the host
+        # name resolves to (localhost: ::1, then 127.0.0.1), each with
+        # indented hints, which are left out.
+        reason = str(getattr(error, "orig", None) or error)
+        return "; ".join(line for line in reason.splitlines() if line and not line[0].isspace()) \
+            or type(error).__name__
     return None
 
 
