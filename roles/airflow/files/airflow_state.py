@@ -105,28 +105,28 @@ def other_schemas_current():
         session.close()
 
 
-def first_column(query):
-    """The first column of QUERY's rows, or [] while its table does not exist."""
+def column(query):
+    """The first column of QUERY's rows; raises what the database raises."""
     from sqlalchemy import text
 
     from airflow.utils.session import create_session
 
+    with create_session() as session:
+        return [row[0] for row in session.execute(text(query))]
+
+
+def first_column(query):
+    """The first column of QUERY's rows, or [] while its table does not exist."""
     try:
-        with create_session() as session:
-            return [row[0] for row in session.execute(text(query))]
+        return column(query)
     except Exception:  # no schema (or no FAB tables) yet
         return []
 
 
 def database_error():
     """None when the metadata database answers; else why not, on one line."""
-    from sqlalchemy import text
-
-    from airflow.utils.session import create_session
-
     try:
-        with create_session() as session:
-            session.execute(text("SELECT 1"))
+        column("SELECT 1")
     except Exception as error:  # refused, no such host or database, a wrong password
         # The driver's message (error.orig) names the host, the port and at
         # times the user, never the password: a line per address the host
