@@ -416,3 +416,89 @@ def test_state_probe_says_why_the_database_does_not_answer_and_asks_nothing_more
     answers, asked = ask_fake_airflow(tmp_path, "2.5.1", ["schema", "users"], heads="x25",
                                       db_down=f"{refused}\n\tIs the server running on that host?\n{password}\n")
     assert answers == {"database_error": f"{refused}; {password}"} and not asked
+
+
+# A psycopg2 that answers the postgresql_pending module's queries from the
+# environment (PG_SERVER, JSON): roles and their pg_authid.rolpassword,
+# databases and their owner and encoding, and per database the privileges of
+# schema public granted to the owner by the schema's owner. PG_DOWN: the
+# connection's error.
+FAKE_PSYCOPG2 = """
+import json, os
+SERVER = json.loads(os.environ.get('PG_SERVER', '{}'))
+class OperationalError(Exception):
+    pass
+class Cursor:
+    def __init__(self, database):
+        self.database, self.rows = database, []
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        pass
+    def execute(self, query, params):
+        if 'pg_authid' in query:
+            self.rows = [(r, v) for r, v in SERVER['roles'].items() if r in params[0]]
+        elif 'pg_database' in query:
+            self.rows = [(d, *v) for d, v in SERVER['databases'].items() if d in params[0]]
+        else:
+            assert 'aclexplode' in query and self.database in SERVER['databases']
+            self.rows = [(SERVER['grants'].get(self.database, 0),)]
+    def fetchall(self):
+        return self.rows
+    def fetchone(self):
+        return self.rows[0]
+class Connection(Cursor):
+    def cursor(self):
+        return Cursor(self.database)
+    def close(self):
+        pass
+def connect(host, dbname, connect_timeout):
+    if os.environ.get('PG_DOWN'):
+        raise OperationalError(os.environ['PG_DOWN'])
+    assert host == '/var/run/postgresql'
+    return Connection(dbname)
+"""
+
+# Made by PostgreSQL 13 for the password 'correct horse battery'.
+VERIFIER = ("SCRAM-SHA-256$4096:XaUd1YhYtz1Ji/JX+8Kg5A==$PUW5HnNrTUiEO1DD27jksVENKHbVojx4AWc/jnk6V04="
+            ":DF0H+sY4NrZxh+wE3kqKMpx+yuLpKCvpQGUer65NnBA=")
+
+
+def ask_pending(tmp_path, server, databases, down=""):
+    """The postgresql role's postgresql_pending module's answer for DATABASES on the fake SERVER."""
+    (tmp_path / "fake").mkdir(exist_ok=True)
+    (tmp_path / "fake/psycopg2.py").write_text(FAKE_PSYCOPG2)
+    run = ansible(tmp_path, "ansible", "localhost", "--one-line", "-v", "-m", "postgresql_pending",
+                  "-a", json.dumps({"databases": databases}),
+                  ANSIBLE_LIBRARY=str(ROOT / "roles/postgresql/library"), ANSIBLE_LOAD_CALLBACK_PLUGINS="0",
+                  PYTHONPATH=str(tmp_path / "fake"), PG_SERVER=json.dumps(server), PG_DOWN=down)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert all(entry["password"] not in run.stdout + run.stderr for entry in databases)
+    result = json.loads(run.stdout.split("=>", 1)[1])
+    assert result["changed"] is False
+    return result["roles"], result["databases"], result["grants"], result["error"]
+
+
+def test_postgresql_pending_names_only_what_differs(tmp_path):
+    airflow = {"name": "airflow", "user": "airflow", "password": "correct horse battery"}
+    warehouse = {"name": "warehouse", "user": "warehouse", "password": "correct horse battery"}
+    server = {"roles": {"airflow": VERIFIER, "warehouse": VERIFIER},
+              "databases": {"airflow": ["airflow", "UTF8"], "warehouse": ["warehouse", "UTF8"]},
+              "grants": {"airflow": 2, "warehouse": 2}}
+    assert ask_pending(tmp_path, server, [airflow, warehouse]) == ([], [], [], "")
+
+    # Another password; a role with an MD5 hash or none; a password the server would normalise.
+    assert ask_pending(tmp_path, server, [airflow, dict(warehouse, password="correct horse batteries")])[0] == ["warehouse"]
+    md5 = dict(server, roles={"airflow": "md5" + "0" * 32, "warehouse": None})
+    assert ask_pending(tmp_path, md5, [airflow, warehouse])[0] == ["airflow", "warehouse"]
+    assert ask_pending(tmp_path, server, [dict(airflow, password="correct horse battery\u00a0")])[0] == ["airflow"]
+
+    # A database owned by another role, in another encoding, or missing: it and its grant.
+    for databases in ({"airflow": ["postgres", "UTF8"]}, {"airflow": ["airflow", "SQL_ASCII"]}, {}):
+        assert ask_pending(tmp_path, dict(server, databases=databases), [airflow]) == ([], ["airflow"], ["airflow"], "")
+    # One of the two privileges missing.
+    assert ask_pending(tmp_path, dict(server, grants={"airflow": 1}), [airflow]) == ([], [], ["airflow"], "")
+
+    # No server: everything is left to the community modules, and the answer says why.
+    assert ask_pending(tmp_path, server, [airflow, warehouse], down="could not connect to server") == (
+        ["airflow", "warehouse"], ["airflow", "warehouse"], ["airflow", "warehouse"], "could not connect to server")
