@@ -87,6 +87,9 @@ BAD_INPUTS = [
     ({"airflow_webserver_port": "abc"}, "airflow role: argument 'airflow_webserver_port' is of type str"),
     ({"base_apt_cache_valid_time": "hourly"}, "base role: argument 'base_apt_cache_valid_time' is of type str"),
     ({"airflow_keep_versions": 0}, "airflow_keep_versions must be 1 or more (the active release counts); got 0"),
+    # Every wrong input of a role in one failure.
+    ({"airflow_admin_password": "", "airflow_keep_versions": 0},
+     "airflow_admin_username and airflow_admin_password must not be empty. airflow_keep_versions must be 1 or more"),
     ({"airflow_backup_keep_days": 0}, "airflow_backup_keep_days must be 1 or more; got 0"),
     ({"airflow_backup_enabled": "maybe"}, "airflow_backup role: argument 'airflow_backup_enabled' is of type str"),
     ({"airflow_installer": "conda"}, "airflow role: value of airflow_installer must be one of: uv, pip, got: conda"),
