@@ -195,10 +195,14 @@ def run_floor(target, containers, name, volumes, installer):
            "POSTGRESQL_PACKAGES": " ".join(package.replace("{{ __postgresql_version }}", postgresql) for package
                                            in load("roles/postgresql/vars/main.yml")["__postgresql_packages"]),
            "UV_PACKAGE": AIRFLOW_DEFAULTS["airflow_uv_package"], "DB_COMMAND": target.db_command,
-           "DB_PASSWORD": secrets.token_hex(16), "ADMIN_PASSWORD": secrets.token_hex(10)}
-    started = time.monotonic()
-    result = docker("exec", *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], name,
-                    "bash", "-c", (HERE / "floor.sh").read_text(), timeout=3600)
+           "DB_PASSWORD": secrets.token_hex(16)}
+    # A file only this user reads, so that the password is in no command line.
+    with tempfile.NamedTemporaryFile("w", prefix="airflow-bench-env-") as env_file:
+        env_file.write("".join(f"{key}={value}\n" for key, value in env.items()))
+        env_file.flush()
+        started = time.monotonic()
+        result = docker("exec", "--env-file", env_file.name, name, "bash", "-c", (HERE / "floor.sh").read_text(),
+                        timeout=3600)
     marks = [(label, float(stamp)) for label, stamp in re.findall(r"^@@phase (\S+) (\S+)$", result.stdout, re.M)]
     marks.append(("health", time.time()))
     wait_healthy(name, target)

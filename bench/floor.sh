@@ -6,7 +6,7 @@
 # Input in the environment: AIRFLOW_VERSION, MAJOR (2 or 3), WORKERS,
 # INSTALLER (uv or pip), REQUIREMENT, UV_PACKAGE, BASE_PACKAGES,
 # POSTGRESQL_PACKAGES, REPO_MOUNT, DB_COMMAND (upgrade or migrate),
-# DB_PASSWORD, ADMIN_PASSWORD. Prints "@@phase NAME EPOCH" as a phase starts.
+# DB_PASSWORD. Prints "@@phase NAME EPOCH" as a phase starts.
 set -euo pipefail
 phase() { echo "@@phase $1 $(date +%s.%N)"; }
 as_airflow() { runuser -u airflow -- "$@"; }
@@ -23,8 +23,11 @@ apt-get install -y -q --no-install-recommends $BASE_PACKAGES
 apt-get install -y -q $POSTGRESQL_PACKAGES
 
 phase database
-runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -c "CREATE ROLE airflow LOGIN PASSWORD '$DB_PASSWORD'" \
-  -c "CREATE DATABASE airflow OWNER airflow ENCODING 'UTF8' TEMPLATE template0"
+# On standard input, so that the password is in no process's command line.
+runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<SQL
+CREATE ROLE airflow LOGIN PASSWORD '$DB_PASSWORD';
+CREATE DATABASE airflow OWNER airflow ENCODING 'UTF8' TEMPLATE template0;
+SQL
 
 phase user+dags
 useradd --system --user-group --create-home --home-dir /var/lib/airflow --shell /bin/bash airflow
@@ -79,8 +82,9 @@ set -a; . /etc/default/airflow; set +a
 as_airflow /opt/airflow/venv/bin/airflow db "$DB_COMMAND"
 
 phase admin
+# Nothing logs in with it: a random password keeps it off the command line.
 as_airflow /opt/airflow/venv/bin/airflow users create --role Admin --username admin --email admin@example.com \
-  --firstname Airflow --lastname Admin --password "$ADMIN_PASSWORD"
+  --firstname Airflow --lastname Admin --use-random-password
 
 phase services
 for service in "${services[@]}"; do

@@ -499,6 +499,11 @@ def test_postgresql_pending_names_only_what_differs(tmp_path):
     # One of the two privileges missing.
     assert ask_pending(tmp_path, dict(server, grants={"airflow": 1}), [airflow]) == ([], [], ["airflow"], "")
 
-    # No server: everything is left to the community modules, and the answer says why.
+    # No server: everything is left to the community modules, the answer says why, and so does a warning.
     assert ask_pending(tmp_path, server, [airflow, warehouse], down="could not connect to server") == (
         ["airflow", "warehouse"], ["airflow", "warehouse"], ["airflow", "warehouse"], "could not connect to server")
+    run = run_task(tmp_path, {"postgresql_pending": {"databases": [airflow]}},
+                   ANSIBLE_LIBRARY=str(ROOT / "roles/postgresql/library"), PYTHONPATH=str(tmp_path / "fake"),
+                   PG_SERVER=json.dumps(server), PG_DOWN="could not connect to server")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "[WARNING]: PostgreSQL could not be read" in run.stdout + run.stderr, run.stdout + run.stderr

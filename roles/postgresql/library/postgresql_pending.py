@@ -5,8 +5,9 @@ DOCUMENTATION = r"""
 module: postgresql_pending
 short_description: Tell which login roles, databases and schema grants differ from what the postgresql role wants
 description:
-  - Reads the server once over its Unix socket, as the user the task becomes
-    (postgres), and answers which entries of O(databases) still need
+  - Reads the server over its Unix socket, as the user the task becomes
+    (postgres): one connection, and one more per database for its grant.
+    Answers which entries of O(databases) still need
     C(community.postgresql.postgresql_user), C(postgresql_db) or
     C(postgresql_privs). The role runs those modules for these entries alone:
     each costs a round trip and a connection per entry even when nothing
@@ -59,6 +60,7 @@ error:
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
@@ -92,14 +94,13 @@ def pending(psycopg2, socket, databases):
     """The roles, databases and grants that are not yet as DATABASES say."""
     users = sorted({entry["user"] for entry in databases})
     names = [entry["name"] for entry in databases]
-    with psycopg2.connect(host=socket, dbname="postgres", connect_timeout=10) as connection:
+    with contextlib.closing(psycopg2.connect(host=socket, dbname="postgres", connect_timeout=10)) as connection:
         with connection.cursor() as cursor:
             cursor.execute("SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY(%s)", (users,))
             verifiers = dict(cursor.fetchall())
             cursor.execute("SELECT datname, pg_get_userbyid(datdba), pg_encoding_to_char(encoding) "
                            "FROM pg_database WHERE datname = ANY(%s)", (names,))
             existing = {name: (owner, encoding) for name, owner, encoding in cursor.fetchall()}
-    connection.close()
     roles = [user for user in users
              if not all(scram_matches(verifiers.get(user), entry["password"])
                         for entry in databases if entry["user"] == user)]
@@ -110,12 +111,10 @@ def pending(psycopg2, socket, databases):
 
 
 def granted(psycopg2, socket, database, user):
-    with psycopg2.connect(host=socket, dbname=database, connect_timeout=10) as connection:
+    with contextlib.closing(psycopg2.connect(host=socket, dbname=database, connect_timeout=10)) as connection:
         with connection.cursor() as cursor:
             cursor.execute(SCHEMA_GRANT, (user,))
-            count = cursor.fetchone()[0]
-    connection.close()
-    return count == 2
+            return cursor.fetchone()[0] == 2
 
 
 def main():
@@ -138,6 +137,11 @@ def main():
         names = [entry["name"] for entry in databases]
         roles, owned, grants = sorted({entry["user"] for entry in databases}), names, names
         error = " ".join(str(failure).split())
+        # The server was started before this runs; in check mode on a new
+        # host there may be none yet.
+        if not module.check_mode:
+            module.warn("PostgreSQL could not be read, so every role, database and grant is left to the "
+                        "community.postgresql modules: %s" % error)
     module.exit_json(changed=False, roles=roles, databases=owned, grants=grants, error=error)
 
 
